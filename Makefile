@@ -1,0 +1,124 @@
+# punguza — build, test, run.  See README.md.
+#
+#   make run      install missing Debian packages, build, open the explorer
+#   make check    same set-up, then every test ("N passed, N failed")
+#   make bench    benchmarks (not part of check)
+#   make fuzz     libFuzzer targets (clang), a few minutes each
+#
+# Options: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  O=build-dir
+
+CC      ?= cc
+O       ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+LIB_PKGS := libcjson openblas libutf8proc
+TUI_PKGS := ncursesw
+DEB_PKGS := libncurses-dev libcjson-dev libopenblas-dev libutf8proc-dev pkg-config tmux
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wvla
+OPT  ?= -O2 -g
+CPPFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+        -D_FILE_OFFSET_BITS=64 -MMD -MP -Icore -Itokenizer -Iprune
+
+ifneq ($(DEVELOPER),)
+WARN += -Werror
+endif
+ifneq ($(SANITIZE),)
+SAN := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# Evaluated lazily (=), so `make deps` can install pkg-config files first.
+LIB_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS) 2>/dev/null)
+LIB_LIBS   = $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null) -lm -lpthread
+TUI_CFLAGS = $(shell pkg-config --cflags $(TUI_PKGS) 2>/dev/null)
+TUI_LIBS   = $(shell pkg-config --libs $(TUI_PKGS) 2>/dev/null)
+
+CFLAGS_ALL = $(CPPFLAGS_BASE) $(WARN) $(OPT) $(SAN) $(LIB_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+
+LIB_SRC  := $(wildcard core/*.c tokenizer/*.c prune/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
+TUI_SRC  := $(wildcard tui/*.c)
+TUI_OBJ  := $(TUI_SRC:%.c=$(O)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(O)/tests/%)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
+
+LIB := $(O)/libpunguza.a
+BIN := $(O)/punguza
+
+.PHONY: all deps run check test bench fuzz clean install uninstall tiny-model
+
+all: $(BIN)
+
+# Installs the Debian packages the build needs, only when something is missing.
+deps:
+	@if ! pkg-config --exists $(LIB_PKGS) $(TUI_PKGS) 2>/dev/null || \
+	    ! command -v tmux >/dev/null 2>&1; then \
+		echo "punguza: installing build dependencies: $(DEB_PKGS)" >&2; \
+		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS); \
+	fi
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory test
+
+test: $(BIN) $(TEST_BIN)
+	@sh tests/run.sh $(TEST_BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	@sh tests/bench/run.sh $(O)
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(TUI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TUI_OBJ) $(LIB) $(LIB_LIBS) $(TUI_LIBS)
+
+$(O)/tui/%.o: tui/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(TUI_CFLAGS) -c -o $@ $<
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(O)/tests/%: tests/%.c $(LIB) tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB) $(LIB_LIBS) $(LDFLAGS_ALL)
+
+$(O)/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB) $(LIB_LIBS) $(LDFLAGS_ALL)
+
+# libFuzzer targets need clang; each runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 120
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz: deps
+	@sh tests/fuzz/run.sh "$(FUZZ_SECONDS)" $(FUZZ_SRC)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/punguza
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/punguza
+	install -m 644 man/punguza.1 $(DESTDIR)$(PREFIX)/share/man/man1/punguza.1
+	cp -R assets/. $(DESTDIR)$(PREFIX)/share/punguza/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/punguza $(DESTDIR)$(PREFIX)/share/man/man1/punguza.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/punguza
+
+clean:
+	rm -rf $(O)
+
+-include $(LIB_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TEST_BIN:=.d)
