@@ -1,0 +1,74 @@
+/*
+ * recipe — a pruning plan as JSON (punguza.json in an export, `punguza plan
+ * --json`, `--recipe FILE`), so an export can be reproduced byte for byte.
+ *
+ *   {
+ *     "format": "punguza-recipe", "version": 1,
+ *     "vocab":  {"mode": "top_k", "keep": 8064, "min_count": 0,
+ *                "merge_closure": false, "ids": [...]},
+ *     "width":  {"factor": 0.5, "hidden": 0, "intermediate": 0,
+ *                "head_mode": "head_dim", "select": "recipe_random"},
+ *     "layers": {"mode": "first", "n": 8, "list": [...]},
+ *     "tie": "lm_head", "dtype": "F32", "seed": 1,
+ *     "source": {"name": "...", "checksum": "sha256:..."},
+ *     "counts": {"vocab_size": 8064, "hidden_size": 1024, ...,
+ *                "tied": true, "params": 50480128}
+ *   }
+ *
+ * Every knob is written; "ids" only in list mode, "list" only in list
+ * mode, "counts" only when filled (by an export or an estimate). The seed
+ * is a JSON number up to 2^53 and a decimal string above. Parsing checks
+ * every key's type and range and names the key ("width.factor") in its
+ * message; a missing section or key keeps the identity plan's value, and
+ * unknown keys are ignored (forward compatible); a version above
+ * RECIPE_VERSION is refused. A document without "version" whose "recipe"
+ * member is an object (the output of `punguza plan --json`) is read from
+ * that member.
+ *
+ * Ownership: a recipe owns its plan (recipe_free); recipe_to_json returns a
+ * malloc'd string the caller frees with free().
+ */
+#ifndef PUNGUZA_RECIPE_H
+#define PUNGUZA_RECIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "plan.h"
+
+#define RECIPE_VERSION 1
+
+struct recipe_counts {
+	int vocab_size, hidden_size, intermediate_size;
+	int n_heads, n_kv_heads, head_dim, n_layers;
+	bool tied;
+	uint64_t params; /* unique parameters, DESIGN §1.2 */
+};
+
+struct recipe {
+	struct prune_plan plan;
+	char source_name[256];	  /* "" when unknown */
+	char source_checksum[96]; /* "" when unknown, e.g. "sha256:<hex>" */
+	bool have_counts;
+	struct recipe_counts counts;
+};
+
+/* The identity plan, no source, no counts. */
+void recipe_init(struct recipe *r);
+/* NULL is a no-op; resets to recipe_init. */
+void recipe_free(struct recipe *r);
+
+/* Fills counts from a pruned geometry (params via config_param_count). */
+void recipe_set_counts(struct recipe *r, const struct config *pruned);
+
+int recipe_to_json(const struct recipe *r, char **out, struct err *e);
+int recipe_parse(const char *text, size_t len, const char *name,
+		 struct recipe *out, struct err *e);
+int recipe_load(const char *path, struct recipe *out, struct err *e);
+/* Writes the JSON atomically. */
+int recipe_save(const struct recipe *r, const char *path, struct err *e);
+
+#endif
