@@ -1,0 +1,715 @@
+/*
+ * test_tokenizer — tokenizer.json loading, encode and decode against golden
+ * files written once by the reference (tests/ref/tok_goldens.js: Hugging
+ * Face `tokenizers`, cross-checked with `@huggingface/tokenizers`).
+ *
+ * - the real InkubaLM tokenizer (../shared/data): ids of every corpus line
+ *   (the two Bibles: every other line), of tests/data/tok/hard_cases.txt and
+ *   of invalid UTF-8 byte strings; agreement printed per file as
+ *   "lines identical / lines total"; decode of the hard cases; encode ->
+ *   decode is the identity on every corpus line; streaming decode equals
+ *   batch decode;
+ * - small hand-made tokenizer.json files (tests/data/tok/small_*.json):
+ *   pairs-form merges, added tokens with lstrip/rstrip/single_word/
+ *   normalized, NFKC, Lowercase, NFD, Strip, Metaspace (always/first,
+ *   split on/off), WhitespaceSplit, ignore_merges, no decoder;
+ * - errors: unsupported components, malformed / truncated JSON, merges
+ *   naming a missing piece, sentencepiece not wired.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "test.h"
+#include "tokenizer.h"
+
+#define TOKDIR "tests/data/tok"
+#define GOLD TOKDIR "/golden"
+#define REAL SHARED_DATA "/inkubalm-0.4b/tokenizer.json"
+
+/* Lines of a file, split on '\n' only (a final '\n' ends the last line). */
+struct lines {
+	char *buf;
+	char **v;
+	size_t *len;
+	size_t n;
+};
+
+static int lines_read(const char *path, struct lines *l)
+{
+	size_t size;
+	memset(l, 0, sizeof *l);
+	if (file_read_all(path, 64u << 20, &l->buf, &size, NULL))
+		return -1;
+	size_t cap = 1;
+	for (size_t i = 0; i < size; i++)
+		cap += l->buf[i] == '\n';
+	l->v = malloc(cap * sizeof *l->v);
+	l->len = malloc(cap * sizeof *l->len);
+	char *p = l->buf, *end = l->buf + size;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		l->v[l->n] = p;
+		l->len[l->n++] = n;
+		p[n] = '\0';
+		p += n + 1;
+	}
+	return 0;
+}
+
+static void lines_free(struct lines *l)
+{
+	free(l->buf);
+	free(l->v);
+	free(l->len);
+}
+
+static char *ids_str(const int *ids, size_t n)
+{
+	char *s = malloc(n * 12 + 1), *o = s;
+	*o = '\0';
+	for (size_t i = 0; i < n; i++)
+		o += sprintf(o, i ? " %d" : "%d", ids[i]);
+	return s;
+}
+
+/* Compares encode(line) with the golden ids of every line; returns the
+ * number identical and prints the figure. */
+static void golden_file(struct tokenizer *t, const char *name,
+			const char *input)
+{
+	char gpath[512];
+	snprintf(gpath, sizeof gpath, GOLD "/%s.ids", name);
+	struct lines in, gold;
+	if (lines_read(input, &in)) {
+		SKIP("cannot read '%s'", input);
+		return;
+	}
+	if (lines_read(gpath, &gold)) {
+		CHECK_MSG(0, "cannot read '%s'", gpath);
+		lines_free(&in);
+		return;
+	}
+	size_t stride = 1, g0 = 0;
+	if (gold.n && !strncmp(gold.v[0], "#stride ", 8)) {
+		stride = (size_t)atoi(gold.v[0] + 8);
+		g0 = 1;
+	}
+	size_t same = 0, total = 0, shown = 0;
+	for (size_t i = 0; i < in.n; i += stride, total++) {
+		int *ids;
+		size_t n;
+		struct err e = {0};
+		if (tok_encode(t, in.v[i], in.len[i], true, &ids, &n, &e)) {
+			CHECK_MSG(0, "%s line %zu: %s", name, i + 1, e.msg);
+			continue;
+		}
+		char *s = ids_str(ids, n);
+		size_t g = g0 + total;
+		if (g < gold.n && !strcmp(s, gold.v[g]))
+			same++;
+		else if (shown++ < 3)
+			fprintf(stderr, "%s line %zu differs:\n  want %.300s\n  got  %.300s\n",
+				name, i + 1, g < gold.n ? gold.v[g] : "(none)", s);
+		free(s);
+		free(ids);
+	}
+	printf("agreement %-14s %zu / %zu lines identical\n", name, same, total);
+	CHECK_MSG(same == total && g0 + total == gold.n,
+		  "%s: %zu / %zu identical (golden has %zu lines)", name, same,
+		  total, gold.n - g0);
+	lines_free(&in);
+	lines_free(&gold);
+}
+
+/* Unescapes one JSON string literal (as JSON.stringify writes it). */
+static char *json_unescape(const char *s, size_t *len)
+{
+	size_t n = strlen(s);
+	char *out = malloc(n + 1), *o = out;
+	if (n < 2 || s[0] != '"') {
+		*len = 0;
+		*out = '\0';
+		return out;
+	}
+	for (size_t i = 1; i + 1 < n; i++) {
+		if (s[i] != '\\') {
+			*o++ = s[i];
+			continue;
+		}
+		char c = s[++i];
+		switch (c) {
+		case 'n': *o++ = '\n'; break;
+		case 't': *o++ = '\t'; break;
+		case 'r': *o++ = '\r'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'u': {
+			unsigned cp = (unsigned)strtoul((char[]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
+			i += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF && s[i + 1] == '\\') {
+				unsigned lo = (unsigned)strtoul((char[]){s[i + 3], s[i + 4], s[i + 5], s[i + 6], 0}, NULL, 16);
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				i += 6;
+			}
+			if (cp < 0x80) {
+				*o++ = (char)cp;
+			} else if (cp < 0x800) {
+				*o++ = (char)(0xC0 | cp >> 6);
+				*o++ = (char)(0x80 | (cp & 63));
+			} else if (cp < 0x10000) {
+				*o++ = (char)(0xE0 | cp >> 12);
+				*o++ = (char)(0x80 | ((cp >> 6) & 63));
+				*o++ = (char)(0x80 | (cp & 63));
+			} else {
+				*o++ = (char)(0xF0 | cp >> 18);
+				*o++ = (char)(0x80 | ((cp >> 12) & 63));
+				*o++ = (char)(0x80 | ((cp >> 6) & 63));
+				*o++ = (char)(0x80 | (cp & 63));
+			}
+			break;
+		}
+		default: *o++ = c; break;
+		}
+	}
+	*o = '\0';
+	*len = (size_t)(o - out);
+	return out;
+}
+
+/* Streams ids through tok_stream (tiny buffer, to exercise the cap) and
+ * returns the concatenation. */
+static char *stream_decode(struct tokenizer *t, const int *ids, size_t n,
+			   bool skip, size_t *len)
+{
+	struct tok_stream s;
+	tok_stream_init(&s, skip);
+	size_t cap = 64, out_n = 0;
+	char *out = malloc(cap), buf[7];
+	struct err e = {0};
+	for (size_t i = 0; i <= n; i++) {
+		for (int round = 0;; round++) {
+			size_t got = 0;
+			int rc = i == n ? tok_stream_flush(t, &s, buf, sizeof buf, &got, &e)
+				 : round == 0 ? tok_stream_push(t, &s, ids[i], buf, sizeof buf, &got, &e)
+					      : tok_stream_next(t, &s, buf, sizeof buf, &got, &e);
+			if (rc)
+				break;
+			if (out_n + got + 1 > cap)
+				out = realloc(out, cap = 2 * (out_n + got + 1));
+			memcpy(out + out_n, buf, got);
+			out_n += got;
+			if (got == 0)
+				break;
+		}
+	}
+	tok_stream_free(&s);
+	out[out_n] = '\0';
+	*len = out_n;
+	return out;
+}
+
+/* Random id sequences: decode (skip_special on odd lines) equals the
+ * reference's, and streaming equals batch. */
+static void decode_fuzz(struct tokenizer *t, const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof path, GOLD "/%s.decfuzz", name);
+	struct lines g;
+	if (lines_read(path, &g)) {
+		CHECK_MSG(0, "cannot read %s", path);
+		return;
+	}
+	size_t same = 0, ssame = 0;
+	for (size_t i = 0; i < g.n; i++) {
+		char *f1 = strchr(g.v[i], '\t'), *f2 = f1 ? strchr(f1 + 1, '\t') : NULL;
+		if (!f2)
+			continue;
+		int ids[64];
+		size_t n = 0;
+		for (char *q = g.v[i]; q < f1 && n < 64;) {
+			ids[n++] = (int)strtol(q, &q, 10);
+			while (*q == ' ')
+				q++;
+		}
+		bool skip = f1[1] == '1';
+		char *dec, *st;
+		size_t dl, sl;
+		if (tok_decode(t, ids, n, skip, &dec, &dl, NULL))
+			continue;
+		char *hex = malloc(2 * dl + 1);
+		for (size_t k = 0; k < dl; k++)
+			sprintf(hex + 2 * k, "%02x", (unsigned char)dec[k]);
+		hex[2 * dl] = '\0';
+		if (!strcmp(hex, f2 + 1))
+			same++;
+		else if (same + 3 > i)
+			fprintf(stderr, "%s line %zu: want %s got %s\n", name, i + 1,
+				f2 + 1, hex);
+		st = stream_decode(t, ids, n, skip, &sl);
+		ssame += sl == dl && !memcmp(st, dec, dl);
+		free(st);
+		free(hex);
+		free(dec);
+	}
+	printf("decode    %-14s random ids: %zu / %zu identical, stream == "
+	       "batch %zu / %zu\n",
+	       name, same, g.n, ssame, g.n);
+	CHECK_EQ_INT(same, g.n);
+	CHECK_EQ_INT(ssame, g.n);
+	lines_free(&g);
+}
+
+static void roundtrip_file(struct tokenizer *t, const char *name,
+			   const char *input, size_t stream_every)
+{
+	struct lines in;
+	if (lines_read(input, &in))
+		return;
+	size_t ok = 0, sok = 0, stotal = 0;
+	for (size_t i = 0; i < in.n; i++) {
+		int *ids;
+		size_t n, dl, sl;
+		char *dec;
+		if (tok_encode(t, in.v[i], in.len[i], false, &ids, &n, NULL))
+			continue;
+		if (!tok_decode(t, ids, n, false, &dec, &dl, NULL)) {
+			ok += dl == in.len[i] && !memcmp(dec, in.v[i], dl);
+			if (i % stream_every == 0) {
+				char *st = stream_decode(t, ids, n, false, &sl);
+				stotal++;
+				sok += sl == dl && !memcmp(st, dec, dl);
+				free(st);
+			}
+			free(dec);
+		}
+		free(ids);
+	}
+	printf("roundtrip %-14s encode->decode %zu / %zu, stream == batch "
+	       "%zu / %zu\n",
+	       name, ok, in.n, sok, stotal);
+	CHECK_MSG(ok == in.n, "%s: round trip %zu / %zu", name, ok, in.n);
+	CHECK_MSG(sok == stotal, "%s: stream %zu / %zu", name, sok, stotal);
+	lines_free(&in);
+}
+
+static const char *corpus[][2] = {
+	{"hau_bible", SHARED_DATA "/corpus/hau_bible.txt"},
+	{"swh_nt", SHARED_DATA "/corpus/swh_nt.txt"},
+	{"eng_aligned", SHARED_DATA "/corpus/aligned/eng_aligned.txt"},
+	{"hau_aligned", SHARED_DATA "/corpus/aligned/hau_aligned.txt"},
+	{"swh_aligned", SHARED_DATA "/corpus/aligned/swh_aligned.txt"},
+	{"udhr_eng", SHARED_DATA "/corpus/udhr/udhr_eng.txt"},
+	{"udhr_hau", SHARED_DATA "/corpus/udhr/udhr_hau.txt"},
+	{"udhr_swh", SHARED_DATA "/corpus/udhr/udhr_swh.txt"},
+};
+
+static void test_real(void)
+{
+	if (!path_exists(REAL)) {
+		SKIP("%s is absent: InkubaLM goldens not checked", REAL);
+		return;
+	}
+	struct tokenizer *t = NULL;
+	struct err e = {0};
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int rc = tok_load(SHARED_DATA "/inkubalm-0.4b", &t, &e);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	CHECK_MSG(rc == 0, "load: %s", e.msg);
+	if (rc)
+		return;
+	printf("load %.1f ms\n", (double)(b.tv_sec - a.tv_sec) * 1e3 +
+					  (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+	/* DESIGN §1.4 facts */
+	CHECK_EQ_INT(tok_vocab_size(t), 61788);
+	CHECK_EQ_INT(tok_merge_count(t), 136619);
+	CHECK_EQ_INT(tok_bos_id(t), 1);
+	CHECK_EQ_INT(tok_eos_id(t), 2);
+	CHECK_EQ_INT(tok_unk_id(t), 0);
+	CHECK(tok_add_bos(t) && !tok_add_eos(t));
+	CHECK_EQ_INT(tok_byte_id(t, 0x00), 3);
+	CHECK_EQ_INT(tok_byte_id(t, 0xFF), 258);
+	CHECK(tok_is_byte(t, 3) && tok_is_byte(t, 258) && !tok_is_byte(t, 259));
+	CHECK(tok_is_special(t, 1) && tok_is_special(t, 2) && !tok_is_special(t, 32000));
+	size_t pl;
+	const char *p = tok_piece(t, 32000, &pl);
+	CHECK(p && pl == 5 && !memcmp(p, "<pad>", 5));
+	CHECK_EQ_INT(tok_piece_id(t, "<pad>", 5), 32000);
+	int l, r, x;
+	CHECK(tok_merge(t, 0, &l, &r, &x) == 0);
+	p = tok_piece(t, x, &pl);
+	CHECK(p && pl == 5 && !memcmp(p, "\xE2\x96\x81ku", 5));
+	CHECK(tok_merge(t, 1, &l, &r, &x) == 0 && tok_piece(t, x, &pl) &&
+	      pl == 5); /* "▁ ku" -> ▁ku as well */
+	CHECK(tok_merge(t, 136619, &l, &r, &x) == ERR_INVALID);
+
+	for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++)
+		golden_file(t, corpus[i][0], corpus[i][1]);
+	golden_file(t, "hard_cases", TOKDIR "/hard_cases.txt");
+
+	/* invalid UTF-8: the hex file, decoded here into bytes */
+	struct lines hex, gold;
+	if (!lines_read(TOKDIR "/invalid_utf8.hex", &hex) &&
+	    !lines_read(GOLD "/invalid_utf8.ids", &gold)) {
+		size_t same = 0;
+		for (size_t i = 0; i < hex.n; i++) {
+			char bytes[256];
+			size_t bn = hex.len[i] / 2;
+			for (size_t k = 0; k < bn && k < sizeof bytes; k++)
+				bytes[k] = (char)strtoul((char[]){hex.v[i][2 * k], hex.v[i][2 * k + 1], 0}, NULL, 16);
+			int *ids;
+			size_t n;
+			if (tok_encode(t, bytes, bn, true, &ids, &n, NULL))
+				continue;
+			char *s = ids_str(ids, n);
+			if (i < gold.n && !strcmp(s, gold.v[i]))
+				same++;
+			else
+				fprintf(stderr, "invalid_utf8 line %zu: want %s got %s\n",
+					i + 1, i < gold.n ? gold.v[i] : "-", s);
+			free(s);
+			free(ids);
+		}
+		printf("agreement %-14s %zu / %zu lines identical\n",
+		       "invalid_utf8", same, hex.n);
+		CHECK_EQ_INT(same, hex.n);
+		lines_free(&hex);
+		lines_free(&gold);
+	}
+
+	/* decode of the hard cases (with <s>) against the reference */
+	struct lines ids_g, dec_g;
+	if (!lines_read(GOLD "/hard_cases.ids", &ids_g) &&
+	    !lines_read(GOLD "/hard_cases.dec", &dec_g)) {
+		size_t same = 0, ssame = 0;
+		for (size_t i = 0; i < ids_g.n && i < dec_g.n; i++) {
+			int ids[20000];
+			size_t n = 0;
+			for (char *q = ids_g.v[i]; *q && n < 20000;) {
+				ids[n++] = (int)strtol(q, &q, 10);
+				while (*q == ' ')
+					q++;
+			}
+			size_t wl, dl, sl;
+			char *want = json_unescape(dec_g.v[i], &wl), *dec = NULL;
+			if (!tok_decode(t, ids, n, false, &dec, &dl, NULL)) {
+				same += dl == wl && !memcmp(dec, want, wl);
+				char *st = stream_decode(t, ids, n, false, &sl);
+				ssame += sl == dl && !memcmp(st, dec, dl);
+				free(st);
+			}
+			free(dec);
+			free(want);
+		}
+		printf("decode    %-14s %zu / %zu identical, stream %zu / %zu\n",
+		       "hard_cases", same, dec_g.n, ssame, dec_g.n);
+		CHECK_EQ_INT(same, dec_g.n);
+		CHECK_EQ_INT(ssame, dec_g.n);
+		lines_free(&ids_g);
+		lines_free(&dec_g);
+	}
+
+	decode_fuzz(t, "inkubalm");
+
+	/* skip_special drops <s>; specials inside text are matched */
+	int *ids;
+	size_t n, dl;
+	char *dec;
+	CHECK(tok_encode(t, "a<s>b", 5, true, &ids, &n, NULL) == 0);
+	CHECK(n >= 4 && ids[0] == 1);
+	CHECK(tok_decode(t, ids, n, true, &dec, &dl, NULL) == 0);
+	CHECK_STR(dec, "a b"); /* each side gets its own "▁" prefix */
+	free(dec);
+	free(ids);
+	CHECK(tok_encode(t, "", 0, true, &ids, &n, NULL) == 0);
+	CHECK(n == 1 && ids[0] == 1);
+	free(ids);
+
+	/* streaming holds back an incomplete UTF-8 sequence: "é" = C3 A9 as
+	 * byte pieces <0xC3> (id 3 + 0xC3), <0xA9> */
+	struct tok_stream st;
+	char buf[16];
+	size_t got;
+	tok_stream_init(&st, true);
+	CHECK(tok_stream_push(t, &st, 1, buf, sizeof buf, &got, NULL) == 0 &&
+	      got == 0);
+	CHECK(tok_stream_push(t, &st, 3 + 0xC3, buf, sizeof buf, &got, NULL) == 0 &&
+	      got == 0);
+	CHECK(tok_stream_push(t, &st, 3 + 0xA9, buf, sizeof buf, &got, NULL) == 0);
+	CHECK(got == 2 || got == 0); /* final only once a non-byte id follows */
+	size_t first = got;
+	int px = tok_piece_id(t, "\xE2\x96\x81x", 4);
+	CHECK(px > 0);
+	CHECK(tok_stream_push(t, &st, px, buf + first, sizeof buf - first, &got,
+			      NULL) == 0);
+	got += first;
+	CHECK(tok_stream_flush(t, &st, buf + got, sizeof buf - got, &first,
+			       NULL) == 0);
+	got += first;
+	CHECK(got == 4 && !memcmp(buf, "\xC3\xA9 x", 4));
+	tok_stream_free(&st);
+
+	for (size_t i = 0; i < sizeof corpus / sizeof corpus[0]; i++)
+		roundtrip_file(t, corpus[i][0], corpus[i][1], 7);
+	tok_free(t);
+}
+
+static void test_small(void)
+{
+	static const char *names[] = {"small_llama_pairs", "small_nfkc_metaspace",
+				      "small_first_ignore", "small_wsplit",
+				      "small_split_next", "small_split_contig"};
+	struct lines in;
+	if (lines_read(TOKDIR "/small_inputs.txt", &in)) {
+		CHECK_MSG(0, "cannot read small_inputs.txt");
+		return;
+	}
+	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+		char path[256], gpath[256];
+		snprintf(path, sizeof path, TOKDIR "/%s.json", names[k]);
+		snprintf(gpath, sizeof gpath, GOLD "/%s.ids", names[k]);
+		struct tokenizer *t = NULL;
+		struct err e = {0};
+		struct lines gold;
+		if (tok_load(path, &t, &e)) {
+			CHECK_MSG(0, "%s: %s", path, e.msg);
+			continue;
+		}
+		if (lines_read(gpath, &gold)) {
+			CHECK_MSG(0, "cannot read %s", gpath);
+			tok_free(t);
+			continue;
+		}
+		size_t same = 0, dsame = 0;
+		for (size_t i = 0; i < in.n && i < gold.n; i++) {
+			char *tab = strchr(gold.v[i], '\t');
+			if (!tab)
+				continue;
+			*tab = '\0';
+			int *ids;
+			size_t n, wl, dl, sl;
+			if (tok_encode(t, in.v[i], in.len[i], true, &ids, &n, &e)) {
+				CHECK_MSG(0, "%s: %s", names[k], e.msg);
+				continue;
+			}
+			char *s = ids_str(ids, n);
+			if (!strcmp(s, gold.v[i]))
+				same++;
+			else
+				fprintf(stderr, "%s line %zu:\n  want %s\n  got  %s\n",
+					names[k], i + 1, gold.v[i], s);
+			char *want = json_unescape(tab + 1, &wl), *dec = NULL;
+			if (!tok_decode(t, ids, n, false, &dec, &dl, &e)) {
+				char *st = stream_decode(t, ids, n, false, &sl);
+				if (dl == wl && !memcmp(dec, want, wl) && sl == dl &&
+				    !memcmp(st, dec, dl))
+					dsame++;
+				else
+					fprintf(stderr, "%s line %zu decode:\n  want \"%s\"\n  got  \"%s\"\n  stream \"%s\"\n",
+						names[k], i + 1, want, dec, st);
+				free(st);
+			}
+			free(dec);
+			free(want);
+			free(s);
+			free(ids);
+		}
+		printf("agreement %-20s %zu / %zu ids, %zu / %zu decode\n",
+		       names[k], same, in.n, dsame, in.n);
+		if (k == 0)
+			decode_fuzz(t, names[k]);
+		CHECK_EQ_INT(same, in.n);
+		CHECK_EQ_INT(dsame, in.n);
+		lines_free(&gold);
+		tok_free(t);
+	}
+	lines_free(&in);
+}
+
+/* tokenizer_config.json of a Llama tokenizer rebuilds the template from
+ * add_bos_token / add_eos_token (as transformers does). */
+static void test_config(void)
+{
+	char dir[] = "/tmp/punguza-tokcfg-XXXXXX", path[300];
+	char *json;
+	size_t len;
+	if (!mkdtemp(dir) ||
+	    file_read_all(TOKDIR "/small_llama_pairs.json", 1 << 20, &json, &len,
+			  NULL))
+		return;
+	snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+	CHECK(file_write_atomic(path, json, len, NULL) == 0);
+	free(json);
+	const char *cfg = "{\"tokenizer_class\": \"LlamaTokenizer\", "
+			  "\"add_bos_token\": false, \"add_eos_token\": true, "
+			  "\"bos_token\": \"<s>\", \"eos_token\": {\"content\": \"</s>\"}}";
+	char cpath[300];
+	snprintf(cpath, sizeof cpath, "%s/tokenizer_config.json", dir);
+	CHECK(file_write_atomic(cpath, cfg, strlen(cfg), NULL) == 0);
+	struct tokenizer *t = NULL;
+	struct err e = {0};
+	CHECK_MSG(tok_load(dir, &t, &e) == 0, "%s", e.msg);
+	if (t) {
+		int *ids;
+		size_t n;
+		CHECK(tok_encode(t, "the", 3, true, &ids, &n, NULL) == 0);
+		CHECK(n >= 2 && ids[0] != 1 && ids[n - 1] == 2);
+		CHECK(!tok_add_bos(t) && tok_add_eos(t));
+		free(ids);
+		tok_free(t);
+	}
+	unlink(cpath);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void expect_err(const char *file, int code, const char *needle)
+{
+	char path[256];
+	snprintf(path, sizeof path, TOKDIR "/%s", file);
+	struct tokenizer *t = NULL;
+	struct err e = {0};
+	CHECK_ERR(tok_load(path, &t, &e), e, code, needle);
+	CHECK(t == NULL);
+	if (!strstr(e.msg, file))
+		CHECK_MSG(0, "message does not name the file: %s", e.msg);
+}
+
+static void test_errors(void)
+{
+	expect_err("bad_normalizer.json", ERR_UNSUPPORTED,
+		   "unsupported normalizer 'BertNormalizer'");
+	expect_err("bad_regex.json", ERR_UNSUPPORTED, "Regex");
+	expect_err("bad_model.json", ERR_UNSUPPORTED, "unsupported model 'WordPiece'");
+	expect_err("bad_pretok.json", ERR_UNSUPPORTED,
+		   "unsupported pre_tokenizer 'ByteLevel'");
+	expect_err("bad_prefix.json", ERR_UNSUPPORTED, "continuing_subword_prefix");
+	expect_err("bad_dropout.json", ERR_UNSUPPORTED, "dropout");
+	expect_err("bad_merge_missing.json", ERR_FORMAT,
+		   "'zz' is not in the vocabulary");
+	expect_err("bad_merge_result.json", ERR_FORMAT,
+		   "'xy' is not in the vocabulary");
+	expect_err("bad_truncated.json", ERR_FORMAT, "unexpected end of file");
+	expect_err("bad_malformed.json", ERR_FORMAT, "malformed JSON at byte");
+
+	struct tokenizer *t = NULL;
+	struct err e = {0};
+	CHECK_ERR(tok_load(TOKDIR "/no_such.json", &t, &e), e, ERR_NOTFOUND,
+		  "no_such.json");
+	/* a directory with only tokenizer.model: not wired yet */
+	char dir[] = "/tmp/punguza-tok-XXXXXX";
+	if (mkdtemp(dir)) {
+		char f[300];
+		snprintf(f, sizeof f, "%s/tokenizer.model", dir);
+		FILE *fp = fopen(f, "w");
+		if (fp)
+			fclose(fp);
+		CHECK_ERR(tok_load(dir, &t, &e), e, ERR_UNSUPPORTED,
+			  "sentencepiece models are not wired yet");
+		unlink(f);
+		CHECK_ERR(tok_load(dir, &t, &e), e, ERR_NOTFOUND, "no tokenizer.json");
+		rmdir(dir);
+	}
+}
+
+/* Hostile input: every 5th truncation and 300 random byte mutations of a
+ * small tokenizer.json load or fail cleanly (ASan/UBSan catch the rest);
+ * random bytes encode, and valid UTF-8 round-trips. */
+static void test_hostile(void)
+{
+	char *json;
+	size_t len;
+	if (file_read_all(TOKDIR "/small_llama_pairs.json", 1 << 20, &json, &len,
+			  NULL)) {
+		CHECK_MSG(0, "cannot read small_llama_pairs.json");
+		return;
+	}
+	const char *tmp = "/tmp/punguza-tok-hostile.json";
+	size_t loaded = 0, failed = 0;
+	unsigned seed = 12345;
+	for (size_t k = 0; k < len / 5 + 300; k++) {
+		char *m = malloc(len);
+		memcpy(m, json, len);
+		size_t n = len;
+		if (k < len / 5) {
+			n = k * 5;
+		} else {
+			for (int j = 0; j < 3; j++) {
+				seed = seed * 1103515245u + 12345u;
+				size_t at = (seed >> 8) % len;
+				seed = seed * 1103515245u + 12345u;
+				m[at] = (char)(seed >> 16);
+			}
+		}
+		struct err e = {0};
+		struct tokenizer *t = NULL;
+		FILE *fp = fopen(tmp, "wb");
+		bool wrote = fp && fwrite(m, 1, n, fp) == n;
+		if (fp && fclose(fp) != 0)
+			wrote = false;
+		if (wrote) {
+			if (tok_load(tmp, &t, &e) == 0) {
+				int *ids;
+				size_t ni;
+				if (tok_encode(t, "the <mask> kuku", 15, true, &ids, &ni,
+					       &e) == 0)
+					free(ids);
+				loaded++;
+				tok_free(t);
+			} else {
+				failed += e.msg[0] != '\0';
+			}
+		}
+		free(m);
+	}
+	unlink(tmp);
+	printf("hostile: %zu loaded, %zu refused with a message\n", loaded,
+	       failed);
+	CHECK(loaded + failed == len / 5 + 300);
+	free(json);
+
+	struct tokenizer *t = NULL;
+	if (tok_load(TOKDIR "/small_llama_pairs.json", &t, NULL))
+		return;
+	size_t rt = 0;
+	for (int k = 0; k < 500; k++) {
+		char buf[64];
+		size_t n = (size_t)(k % 60);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = (char)(k % 2 ? (seed >> 16) : 0x20 + (seed >> 16) % 95);
+		}
+		int *ids;
+		size_t ni, dl;
+		char *dec;
+		if (tok_encode(t, buf, n, false, &ids, &ni, NULL) == 0) {
+			if (tok_decode(t, ids, ni, false, &dec, &dl, NULL) == 0) {
+				/* printable ASCII round-trips (leading spaces:
+				 * the Strip decoder eats one "▁") */
+				if (k % 2 == 0 && (n == 0 || buf[0] != ' '))
+					rt += dl == n && !memcmp(dec, buf, n);
+				else if (k % 2 == 0)
+					rt++;
+				free(dec);
+			}
+			free(ids);
+		}
+	}
+	CHECK_EQ_INT(rt, 250);
+	tok_free(t);
+}
+
+int main(void)
+{
+	test_hostile();
+	test_config();
+	test_errors();
+	test_small();
+	test_real();
+	return TEST_SUMMARY();
+}

@@ -1,0 +1,106 @@
+/*
+ * tok_impl — the inside of struct tokenizer, shared by tokenizer.c (encode,
+ * decode, façade), hfjson.c (tokenizer.json loader) and, once wired, the
+ * SentencePiece backend and the vocabulary editor. Not for other modules.
+ *
+ * Adding a backend: add its state below (e.g. `struct spm_model *spm;`),
+ * set kind, and dispatch on t->kind in tok_encode / tok_decode / the
+ * vocabulary functions of tokenizer.c (each has a `switch (t->kind)` or an
+ * `if (t->kind != TOK_HF_BPE)` marking the place). The vocabulary (struct
+ * bpe: pieces, ids, flags, byte ids, merges) can be filled by any backend.
+ */
+#ifndef PUNGUZA_TOK_IMPL_H
+#define PUNGUZA_TOK_IMPL_H
+
+#include "bpe.h"
+#include "normalize.h"
+#include "tokenizer.h"
+
+struct tok_added {
+	char *content; /* owned, NUL-terminated */
+	size_t len;
+	char *norm;    /* normalized content (normalized tokens), owned */
+	size_t norm_len;
+	int id;
+	bool single_word, lstrip, rstrip, normalized, special;
+};
+
+enum tok_pretok_kind {
+	PRETOK_NONE,
+	PRETOK_METASPACE,
+	PRETOK_WHITESPACE_SPLIT,
+	PRETOK_SPLIT, /* Split with a String pattern */
+};
+
+enum tok_prepend { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER };
+
+enum tok_split_behavior {
+	SPLIT_REMOVED,
+	SPLIT_ISOLATED,
+	SPLIT_MERGED_WITH_PREVIOUS,
+	SPLIT_MERGED_WITH_NEXT,
+	SPLIT_CONTIGUOUS,
+};
+
+struct tok_pretok {
+	enum tok_pretok_kind kind;
+	char repl[8]; /* Metaspace replacement (UTF-8), NUL-terminated */
+	size_t repl_len;
+	enum tok_prepend prepend;
+	bool split;
+	char *pattern; /* Split: owned */
+	size_t pattern_len;
+	enum tok_split_behavior behavior;
+};
+
+enum tok_dec_kind {
+	DEC_REPLACE,
+	DEC_BYTE_FALLBACK,
+	DEC_FUSE,
+	DEC_STRIP,
+	DEC_METASPACE,
+};
+
+struct tok_dec_op {
+	enum tok_dec_kind kind;
+	char *a, *b; /* Replace pattern/content (owned); Strip: a = content */
+	size_t a_len, b_len;
+	size_t start, stop; /* Strip */
+	char repl[8];       /* Metaspace */
+	size_t repl_len;
+	enum tok_prepend prepend;
+};
+
+struct tokenizer {
+	enum tok_kind kind;
+	char *path; /* the file loaded, for messages */
+
+	struct bpe bpe; /* vocabulary (+ merges for BPE) */
+
+	struct tok_added *added; /* (n_added) in file order */
+	size_t n_added;
+	uint8_t added_first[256 / 8];      /* first bytes of raw contents */
+	uint8_t added_first_norm[256 / 8]; /* ... of normalized contents */
+
+	struct normalizer norm;
+	struct tok_pretok pretok;
+
+	int *tpl_pre, *tpl_post; /* post-processor ids before/after $A */
+	size_t n_tpl_pre, n_tpl_post;
+
+	struct tok_dec_op *dec; /* (n_dec); has_decoder false: join with ' ' */
+	size_t n_dec;
+	bool has_decoder;
+
+	int bos_id, eos_id;
+};
+
+/* hfjson.c: fills t (kind TOK_HF_BPE) from a tokenizer.json file. */
+int hf_load_json(struct tokenizer *t, const char *path, struct err *e);
+
+/* hfjson.c: applies tokenizer_config.json (when present) to t. */
+int hf_load_config(struct tokenizer *t, const char *path, struct err *e);
+
+void tok_impl_clear(struct tokenizer *t); /* frees the members, keeps t */
+
+#endif
