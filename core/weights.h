@@ -64,4 +64,67 @@ uint64_t weights_file_bytes(const struct weights *w);
 
 void weights_free(struct weights *w);
 
+/* ---- Shared by the parsers and the writers (safetensors, torchzip) ---- */
+
+/* Frees n tensors whose names were malloc'd one by one (what
+ * safetensors_parse and torchzip_parse hand out), then the array. */
+void tensor_array_free(struct tensor *t, size_t n);
+
+/* Checks ndim (0..TENSOR_MAX_DIMS) and dims (>= 0) and computes numel and
+ * nbytes without overflow; `subject` names the tensor in errors. */
+int tensor_shape_size(int ndim, const int64_t *shape, enum dtype dtype,
+		      const char *subject, uint64_t *numel, uint64_t *nbytes,
+		      struct err *e);
+
+/*
+ * A tensor to write. Its values come from `src` (src_dtype, row-major,
+ * converted to `dtype` while writing; copied as is when the dtypes match)
+ * or, when src is NULL, from fill(), which writes `count` f32 values of
+ * elements [first, first + count) to dst and returns 0 or an ERR_* code
+ * (with e filled). Writers stream: they never hold a whole tensor.
+ */
+struct tensor_src {
+	const char *name;
+	enum dtype dtype; /* in the file */
+	int ndim;
+	int64_t shape[TENSOR_MAX_DIMS];
+	const void *src;
+	enum dtype src_dtype;
+	int (*fill)(void *ctx, float *dst, uint64_t first, uint64_t count,
+		    struct err *e);
+	void *ctx;
+};
+
+/* Elements per chunk the writers ask for (and the scratch they need). */
+#define TENSOR_CHUNK_ELEMS ((uint64_t)1 << 16)
+
+/* Puts elements [first, first + count) of t, in t->dtype, at dst
+ * (count * dtype_size bytes); scratch holds count floats. count <=
+ * TENSOR_CHUNK_ELEMS. */
+int tensor_src_chunk(const struct tensor_src *t, void *dst, float *scratch,
+		     uint64_t first, uint64_t count, struct err *e);
+
+/*
+ * A file written atomically and streamed: bytes go to "path.tmp-XXXXXX" in
+ * the same directory through a buffer; wfile_commit() flushes, fsyncs and
+ * renames it over path; wfile_abort() (also after any failed call) removes
+ * the temporary. Errors name the final path: "cannot write 'x': No space
+ * left on device". Used by safetensors_write and torchzip_write.
+ */
+struct wfile {
+	int fd;
+	char *path, *tmp;
+	unsigned char *buf;
+	size_t used;
+	uint64_t pos; /* bytes written so far, buffered ones included */
+};
+
+int wfile_open(struct wfile *f, const char *path, struct err *e);
+int wfile_write(struct wfile *f, const void *p, size_t n, struct err *e);
+/* Writes n bytes at absolute offset off < pos (patching a header). */
+int wfile_pwrite(struct wfile *f, uint64_t off, const void *p, size_t n,
+		 struct err *e);
+int wfile_commit(struct wfile *f, struct err *e);
+void wfile_abort(struct wfile *f);
+
 #endif

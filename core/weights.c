@@ -1,0 +1,563 @@
+#include "weights.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "safetensors.h"
+#include "torchzip.h"
+
+/* ---- helpers shared by parsers and writers ---- */
+
+void tensor_array_free(struct tensor *t, size_t n)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((char *)t[i].name);
+	free(t);
+}
+
+int tensor_shape_size(int ndim, const int64_t *shape, enum dtype dtype,
+		      const char *subject, uint64_t *numel, uint64_t *nbytes,
+		      struct err *e)
+{
+	if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
+		return err_set(e, ERR_UNSUPPORTED,
+			       "tensor '%s' has %d dimensions (at most %d)",
+			       subject, ndim, TENSOR_MAX_DIMS);
+	uint64_t n = 1;
+	for (int i = 0; i < ndim; i++) {
+		if (shape[i] < 0)
+			return err_set(e, ERR_FORMAT,
+				       "tensor '%s' has a negative dimension",
+				       subject);
+		uint64_t d = (uint64_t)shape[i];
+		if (d && n > UINT64_MAX / d)
+			return err_set(e, ERR_FORMAT,
+				       "tensor '%s': shape product overflows",
+				       subject);
+		n *= d;
+	}
+	uint64_t es = dtype_size(dtype);
+	if (n > (UINT64_MAX >> 1) / es) /* keep nbytes well inside 64 bits */
+		return err_set(e, ERR_FORMAT,
+			       "tensor '%s': shape product overflows", subject);
+	*numel = n;
+	*nbytes = n * es;
+	return 0;
+}
+
+int tensor_src_chunk(const struct tensor_src *t, void *dst, float *scratch,
+		     uint64_t first, uint64_t count, struct err *e)
+{
+	if (count > TENSOR_CHUNK_ELEMS)
+		return err_set(e, ERR_INVALID, "tensor '%s': chunk too large",
+			       t->name);
+	if (t->src) {
+		size_t ss = dtype_size(t->src_dtype);
+		const unsigned char *s =
+		    (const unsigned char *)t->src + first * ss;
+		if (t->src_dtype == t->dtype) {
+			memcpy(dst, s, (size_t)count * ss);
+			return 0;
+		}
+		if (t->src_dtype == DTYPE_F32) {
+			dtype_from_f32(dst, (const float *)(const void *)s,
+				       t->dtype, (size_t)count);
+			return 0;
+		}
+		dtype_to_f32(scratch, s, t->src_dtype, (size_t)count);
+	} else if (t->fill) {
+		int rc = t->fill(t->ctx, scratch, first, count, e);
+		if (rc < 0)
+			return rc;
+	} else {
+		return err_set(e, ERR_INVALID, "tensor '%s' has no source",
+			       t->name);
+	}
+	if (t->dtype == DTYPE_F32)
+		memcpy(dst, scratch, (size_t)count * 4);
+	else
+		dtype_from_f32(dst, scratch, t->dtype, (size_t)count);
+	return 0;
+}
+
+/* ---- streamed atomic files ---- */
+
+#define WFILE_BUF ((size_t)1 << 20)
+
+int wfile_open(struct wfile *f, const char *path, struct err *e)
+{
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+	size_t n = strlen(path);
+	f->path = strdup(path);
+	f->tmp = malloc(n + 12);
+	f->buf = malloc(WFILE_BUF);
+	if (!f->path || !f->tmp || !f->buf) {
+		wfile_abort(f);
+		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
+	}
+	memcpy(f->tmp, path, n);
+	memcpy(f->tmp + n, ".tmp-XXXXXX", 12);
+	f->fd = mkstemp(f->tmp);
+	if (f->fd < 0) {
+		int rc = err_errno(e, ERR_IO, "cannot create '%s'", path);
+		free(f->tmp); /* nothing was created: nothing to unlink */
+		f->tmp = NULL;
+		wfile_abort(f);
+		return rc;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n, const char *path,
+		     struct err *e)
+{
+	const unsigned char *q = p;
+	while (n) {
+		ssize_t w = write(fd, q, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return err_errno(e, ERR_IO, "cannot write '%s'", path);
+		if (w == 0) {
+			errno = ENOSPC;
+			return err_errno(e, ERR_IO, "cannot write '%s'", path);
+		}
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int wfile_flush(struct wfile *f, struct err *e)
+{
+	if (f->used) {
+		int rc = write_all(f->fd, f->buf, f->used, f->path, e);
+		if (rc < 0)
+			return rc;
+		f->used = 0;
+	}
+	return 0;
+}
+
+int wfile_write(struct wfile *f, const void *p, size_t n, struct err *e)
+{
+	if (f->fd < 0)
+		return err_set(e, ERR_INVALID, "write to a closed file");
+	const unsigned char *q = p;
+	f->pos += n;
+	while (n) {
+		if (f->used == WFILE_BUF) {
+			int rc = wfile_flush(f, e);
+			if (rc < 0)
+				return rc;
+		}
+		size_t k = WFILE_BUF - f->used;
+		if (k > n)
+			k = n;
+		memcpy(f->buf + f->used, q, k);
+		f->used += k;
+		q += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int wfile_pwrite(struct wfile *f, uint64_t off, const void *p, size_t n,
+		 struct err *e)
+{
+	if (f->fd < 0 || off + n > f->pos)
+		return err_set(e, ERR_INVALID, "'%s': patch outside the file",
+			       f->path ? f->path : "?");
+	int rc = wfile_flush(f, e);
+	if (rc < 0)
+		return rc;
+	const unsigned char *q = p;
+	while (n) {
+		ssize_t w = pwrite(f->fd, q, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return err_errno(e, ERR_IO, "cannot write '%s'",
+					 f->path);
+		q += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+int wfile_commit(struct wfile *f, struct err *e)
+{
+	int rc = wfile_flush(f, e);
+	if (rc < 0)
+		return rc;
+	if (fsync(f->fd) < 0)
+		return err_errno(e, ERR_IO, "cannot write '%s'", f->path);
+	/* mkstemp makes 0600; a written model file should be readable. */
+	mode_t um = umask(0);
+	umask(um);
+	if (fchmod(f->fd, 0666 & ~um) < 0)
+		return err_errno(e, ERR_IO, "cannot chmod '%s'", f->path);
+	int fd = f->fd;
+	f->fd = -1;
+	if (close(fd) < 0)
+		return err_errno(e, ERR_IO, "cannot write '%s'", f->path);
+	if (rename(f->tmp, f->path) < 0)
+		return err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
+				 f->tmp, f->path);
+	free(f->tmp);
+	f->tmp = NULL; /* renamed: nothing left to remove */
+	wfile_abort(f);
+	return 0;
+}
+
+void wfile_abort(struct wfile *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->tmp)
+		unlink(f->tmp);
+	free(f->tmp);
+	free(f->path);
+	free(f->buf);
+	memset(f, 0, sizeof *f);
+	f->fd = -1;
+}
+
+/* ---- the weights of a model ---- */
+
+struct shard {
+	struct file_map map;
+	char *path;
+};
+
+struct weights {
+	struct shard *shards;
+	size_t n_shards;
+	struct tensor *t; /* all tensors, file by file, in file order */
+	size_t *shard_of; /* index into shards, per tensor */
+	size_t n, cap;
+	const struct tensor **sorted; /* by name, for weights_find */
+	uint64_t file_bytes;
+	char format[64];
+};
+
+static int add_file(struct weights *w, const char *path, int *is_zip,
+		    struct err *e)
+{
+	struct shard *s = realloc(w->shards, (w->n_shards + 1) * sizeof *s);
+	if (!s)
+		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
+	w->shards = s;
+	s = &w->shards[w->n_shards];
+	memset(s, 0, sizeof *s);
+	s->path = strdup(path);
+	if (!s->path)
+		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
+	w->n_shards++;
+	int rc = file_map_open(path, &s->map, e);
+	if (rc < 0)
+		return rc;
+	w->file_bytes += s->map.size;
+	struct tensor *t = NULL;
+	size_t n = 0;
+	int zip = s->map.size >= 4 && memcmp(s->map.data, "PK\3\4", 4) == 0;
+	if (is_zip)
+		*is_zip = zip;
+	if (zip)
+		rc = torchzip_parse(s->map.data, (size_t)s->map.size, path, &t,
+				    &n, e);
+	else
+		rc = safetensors_parse(s->map.data, (size_t)s->map.size, path,
+				       &t, &n, e);
+	if (rc < 0)
+		return rc;
+	if (w->n + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 64;
+		while (cap < w->n + n)
+			cap *= 2;
+		struct tensor *nt = realloc(w->t, cap * sizeof *nt);
+		if (nt)
+			w->t = nt;
+		size_t *ns = realloc(w->shard_of, cap * sizeof *ns);
+		if (ns)
+			w->shard_of = ns;
+		if (!nt || !ns) {
+			tensor_array_free(t, n);
+			return err_set(e, ERR_NOMEM, "'%s': out of memory",
+				       path);
+		}
+		w->cap = cap;
+	}
+	memcpy(w->t + w->n, t, n * sizeof *t);
+	for (size_t i = 0; i < n; i++)
+		w->shard_of[w->n + i] = w->n_shards - 1;
+	w->n += n;
+	free(t); /* the names now belong to w->t */
+	return 0;
+}
+
+static int tensor_ptr_cmp(const void *a, const void *b)
+{
+	const struct tensor *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int build_index(struct weights *w, struct err *e)
+{
+	w->sorted = malloc((w->n ? w->n : 1) * sizeof *w->sorted);
+	if (!w->sorted)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < w->n; i++)
+		w->sorted[i] = &w->t[i];
+	qsort(w->sorted, w->n, sizeof *w->sorted, tensor_ptr_cmp);
+	for (size_t i = 0; i + 1 < w->n; i++)
+		if (strcmp(w->sorted[i]->name, w->sorted[i + 1]->name) == 0) {
+			size_t a = w->shard_of[w->sorted[i] - w->t];
+			size_t b = w->shard_of[w->sorted[i + 1] - w->t];
+			return err_set(e, ERR_FORMAT,
+				       "duplicate tensor '%s' in '%s' and '%s'",
+				       w->sorted[i]->name, w->shards[a].path,
+				       w->shards[b].path);
+		}
+	return 0;
+}
+
+static struct weights *weights_new(void)
+{
+	return calloc(1, sizeof(struct weights));
+}
+
+int weights_open_file(const char *path, struct weights **out, struct err *e)
+{
+	*out = NULL;
+	struct weights *w = weights_new();
+	if (!w)
+		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
+	int zip = 0;
+	int rc = add_file(w, path, &zip, e);
+	if (rc == 0)
+		rc = build_index(w, e);
+	if (rc < 0) {
+		weights_free(w);
+		return rc;
+	}
+	snprintf(w->format, sizeof w->format, "%s",
+		 zip ? "pytorch" : "safetensors");
+	*out = w;
+	return 0;
+}
+
+/* A shard name from an index file: a plain file name in the same
+ * directory (no path separators, no "." or ".."). */
+static int shard_name_ok(const char *s)
+{
+	return s[0] && !strchr(s, '/') && strcmp(s, ".") != 0 &&
+	       strcmp(s, "..") != 0;
+}
+
+static int open_index(struct weights *w, const char *dir,
+		      const char *index_path, const struct progress *prog,
+		      struct err *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = file_read_all(index_path, (size_t)64 << 20, &text, &len, e);
+	if (rc < 0)
+		return rc;
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (!root)
+		return err_set(e, ERR_FORMAT, "'%s': not valid JSON",
+			       index_path);
+	const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+	const char **files = NULL;
+	size_t n_files = 0;
+	if (!cJSON_IsObject(map)) {
+		rc = err_set(e, ERR_FORMAT, "'%s': no \"weight_map\" object",
+			     index_path);
+		goto out;
+	}
+	size_t n_entries = (size_t)cJSON_GetArraySize(map);
+	files = calloc(n_entries ? n_entries : 1, sizeof *files);
+	if (!files) {
+		rc = err_set(e, ERR_NOMEM, "'%s': out of memory", index_path);
+		goto out;
+	}
+	const cJSON *it;
+	cJSON_ArrayForEach(it, map)
+	{
+		if (!cJSON_IsString(it) || !shard_name_ok(it->valuestring)) {
+			rc = err_set(e, ERR_FORMAT,
+				     "'%s': tensor '%s' maps to a bad shard "
+				     "name",
+				     index_path, it->string);
+			goto out;
+		}
+		size_t k = 0;
+		while (k < n_files && strcmp(files[k], it->valuestring) != 0)
+			k++;
+		if (k == n_files)
+			files[n_files++] = it->valuestring;
+	}
+	if (n_files == 0) {
+		rc = err_set(e, ERR_FORMAT, "'%s': \"weight_map\" is empty",
+			     index_path);
+		goto out;
+	}
+	for (size_t k = 0; k < n_files; k++) {
+		if ((rc = progress_report(prog, (double)k / (double)n_files,
+					  "loading weights", e)) < 0)
+			goto out;
+		char path[4096];
+		if ((rc = path_join(path, sizeof path, dir, files[k], e)) < 0)
+			goto out;
+		if ((rc = add_file(w, path, NULL, e)) < 0)
+			goto out;
+	}
+	if ((rc = build_index(w, e)) < 0)
+		goto out;
+	/* Every tensor the index names must be in the shard it names. */
+	cJSON_ArrayForEach(it, map)
+	{
+		const struct tensor *t = weights_find(w, it->string);
+		const char *want = it->valuestring;
+		if (!t) {
+			rc = err_set(e, ERR_NOTFOUND,
+				     "'%s': tensor '%s' is not in '%s'",
+				     index_path, it->string, want);
+			goto out;
+		}
+		const char *got = w->shards[w->shard_of[t - w->t]].path;
+		const char *base = strrchr(got, '/');
+		base = base ? base + 1 : got;
+		if (strcmp(base, want) != 0) {
+			rc = err_set(e, ERR_FORMAT,
+				     "'%s': tensor '%s' is in '%s', not in "
+				     "'%s'",
+				     index_path, it->string, got, want);
+			goto out;
+		}
+	}
+	rc = progress_report(prog, 1.0, "loading weights", e);
+out:
+	free(files);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int weights_open_dir(const char *dir, struct weights **out,
+		     const struct progress *prog, struct err *e)
+{
+	static const char *const names[] = {
+	    "model.safetensors",
+	    "model.safetensors.index.json",
+	    "pytorch_model.bin",
+	    "pytorch_model.bin.index.json",
+	};
+	*out = NULL;
+	char path[4096];
+	int which = -1;
+	for (int i = 0; i < 4 && which < 0; i++) {
+		if (path_join(path, sizeof path, dir, names[i], e) < 0)
+			return ERR_INVALID;
+		if (path_exists(path))
+			which = i;
+	}
+	if (which < 0) {
+		if (!path_is_dir(dir))
+			return err_set(e, ERR_NOTFOUND,
+				       "'%s' is not a directory", dir);
+		return err_set(e, ERR_NOTFOUND,
+			       "no weights in '%s' (looked for "
+			       "model.safetensors, model.safetensors.index."
+			       "json, pytorch_model.bin, pytorch_model.bin."
+			       "index.json)",
+			       dir);
+	}
+	struct weights *w = weights_new();
+	if (!w)
+		return err_set(e, ERR_NOMEM, "'%s': out of memory", dir);
+	int rc;
+	if (which == 0 || which == 2) {
+		rc = progress_report(prog, 0.0, "loading weights", e);
+		if (rc == 0)
+			rc = add_file(w, path, NULL, e);
+		if (rc == 0)
+			rc = build_index(w, e);
+		if (rc == 0)
+			rc = progress_report(prog, 1.0, "loading weights", e);
+		snprintf(w->format, sizeof w->format, "%s",
+			 which == 0 ? "safetensors" : "pytorch");
+	} else {
+		rc = open_index(w, dir, path, prog, e);
+		snprintf(w->format, sizeof w->format, "%s (sharded, %zu files)",
+			 which == 1 ? "safetensors" : "pytorch", w->n_shards);
+	}
+	if (rc < 0) {
+		weights_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+const struct tensor *weights_find(const struct weights *w, const char *name)
+{
+	if (!w || !name || !w->sorted)
+		return NULL;
+	struct tensor key = {.name = name};
+	const struct tensor *kp = &key;
+	const struct tensor **hit =
+	    bsearch(&kp, w->sorted, w->n, sizeof *w->sorted, tensor_ptr_cmp);
+	return hit ? *hit : NULL;
+}
+
+size_t weights_count(const struct weights *w)
+{
+	return w ? w->n : 0;
+}
+
+const struct tensor *weights_at(const struct weights *w, size_t i)
+{
+	return w && i < w->n ? &w->t[i] : NULL;
+}
+
+const char *weights_format(const struct weights *w)
+{
+	return w ? w->format : "";
+}
+
+uint64_t weights_file_bytes(const struct weights *w)
+{
+	return w ? w->file_bytes : 0;
+}
+
+void weights_free(struct weights *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n_shards; i++) {
+		file_map_close(&w->shards[i].map);
+		free(w->shards[i].path);
+	}
+	free(w->shards);
+	for (size_t i = 0; i < w->n; i++)
+		free((char *)w->t[i].name);
+	free(w->t);
+	free(w->shard_of);
+	free(w->sorted);
+	free(w);
+}
