@@ -14,7 +14,13 @@
  *   normalized, NFKC, Lowercase, NFD, Strip, Metaspace (always/first,
  *   split on/off), WhitespaceSplit, ignore_merges, no decoder;
  * - errors: unsupported components, malformed / truncated JSON, merges
- *   naming a missing piece, sentencepiece not wired.
+ *   naming a missing piece, an empty tokenizer.model;
+ * - SentencePiece through the façade (test_spm_facade): ids equal the
+ *   spm_encode goldens of tests/data/spm/golden, BOS/EOS from
+ *   tokenizer_config.json, decode and streaming decode, vocabulary
+ *   accessors, derived merges; the directory fallback on
+ *   ../shared/data/inkubalm-8064 (tokenizer.json refused, tokenizer.model
+ *   used, tok_note says why).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -601,7 +607,8 @@ static void test_errors(void)
 	struct err e = {0};
 	CHECK_ERR(tok_load(TOKDIR "/no_such.json", &t, &e), e, ERR_NOTFOUND,
 		  "no_such.json");
-	/* a directory with only tokenizer.model: not wired yet */
+	/* a directory with only tokenizer.model: that is loaded (an empty
+	 * one is malformed) */
 	char dir[] = "/tmp/punguza-tok-XXXXXX";
 	if (mkdtemp(dir)) {
 		char f[300];
@@ -609,8 +616,8 @@ static void test_errors(void)
 		FILE *fp = fopen(f, "w");
 		if (fp)
 			fclose(fp);
-		CHECK_ERR(tok_load(dir, &t, &e), e, ERR_UNSUPPORTED,
-			  "sentencepiece models are not wired yet");
+		CHECK_ERR(tok_load(dir, &t, &e), e, ERR_FORMAT,
+			  "tokenizer.model': empty model");
 		unlink(f);
 		CHECK_ERR(tok_load(dir, &t, &e), e, ERR_NOTFOUND, "no tokenizer.json");
 		rmdir(dir);
@@ -704,6 +711,261 @@ static void test_hostile(void)
 	tok_free(t);
 }
 
+/* --- SentencePiece through the façade ---------------------------------- */
+
+#define SPMDIR "tests/data/spm"
+
+static int gold_varint(const unsigned char **p, const unsigned char *end,
+		       unsigned long long *v)
+{
+	unsigned long long r = 0;
+	for (int i = 0; i < 10 && *p < end; i++) {
+		unsigned char c = *(*p)++;
+		r |= (unsigned long long)(c & 0x7F) << (7 * i);
+		if (!(c & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ids (add_special false, then true: BOS first) of each line equal
+ * spm_encode's golden (tests/data/spm/golden: per line a varint count then
+ * varint ids, written by tests/ref/spm_goldens.py); stream == batch. */
+static void spm_golden(struct tokenizer *t, const char *tag,
+		       const char *input, const char *gold, size_t limit)
+{
+	struct lines in;
+	char *g;
+	size_t glen;
+	if (lines_read(input, &in)) {
+		SKIP("cannot read '%s'", input);
+		return;
+	}
+	if (file_read_all(gold, 64u << 20, &g, &glen, NULL)) {
+		CHECK_MSG(0, "cannot read '%s'", gold);
+		lines_free(&in);
+		return;
+	}
+	const unsigned char *p = (const unsigned char *)g, *end = p + glen;
+	size_t same = 0, total = 0, stream_same = 0;
+	for (size_t i = 0; i < in.n && i < limit; i++, total++) {
+		unsigned long long cnt = 0, v;
+		int ok = !gold_varint(&p, end, &cnt);
+		int *ids = NULL, *ids2 = NULL;
+		size_t n = 0, n2 = 0;
+		struct err e = {0};
+		if (tok_encode(t, in.v[i], in.len[i], false, &ids, &n, &e) ||
+		    tok_encode(t, in.v[i], in.len[i], true, &ids2, &n2, &e)) {
+			CHECK_MSG(0, "%s line %zu: %s", tag, i + 1, e.msg);
+			ok = 0;
+		}
+		ok = ok && cnt == n && n2 == n + 1 && ids2[0] == tok_bos_id(t) &&
+		     (!n || !memcmp(ids, ids2 + 1, n * sizeof *ids));
+		for (unsigned long long k = 0; k < cnt; k++) {
+			if (gold_varint(&p, end, &v))
+				ok = 0;
+			else if (ok && (int)v != ids[k])
+				ok = 0;
+		}
+		same += ok;
+		if (!ok)
+			fprintf(stderr, "%s line %zu differs\n", tag, i + 1);
+		/* streaming decode of ids2 equals tok_decode */
+		char *d = NULL, buf[7];
+		size_t dl = 0;
+		if (!tok_decode(t, ids2, n2, true, &d, &dl, &e)) {
+			struct tok_stream st;
+			tok_stream_init(&st, true);
+			char *acc = malloc(dl + 64);
+			size_t al = 0, ol;
+			int bad = 0;
+			for (size_t k = 0; k < n2 && !bad; k++) {
+				bad |= tok_stream_push(t, &st, ids2[k], buf,
+						       sizeof buf, &ol, &e) != 0;
+				for (;;) {
+					if (al + ol > dl + 32)
+						bad = 1;
+					else
+						memcpy(acc + al, buf, ol);
+					al += ol;
+					if (!ol || bad ||
+					    tok_stream_next(t, &st, buf,
+							    sizeof buf, &ol, &e))
+						break;
+				}
+			}
+			do {
+				bad |= tok_stream_flush(t, &st, buf, sizeof buf,
+							&ol, &e) != 0;
+				if (al + ol > dl + 32)
+					bad = 1;
+				else
+					memcpy(acc + al, buf, ol);
+				al += ol;
+			} while (ol && !bad);
+			stream_same += !bad && al == dl && !memcmp(acc, d, dl);
+			tok_stream_free(&st);
+			free(acc);
+		}
+		free(d);
+		free(ids);
+		free(ids2);
+	}
+	CHECK_MSG(same == total, "%s: %zu / %zu lines identical", tag, same,
+		  total);
+	CHECK_MSG(stream_same == total, "%s: stream == batch %zu / %zu", tag,
+		  stream_same, total);
+	printf("spm facade %-22s %zu / %zu lines identical, stream == batch "
+	       "%zu / %zu\n", tag, same, total, stream_same, total);
+	free(g);
+	lines_free(&in);
+}
+
+static void test_spm_facade(void)
+{
+	struct tokenizer *t = NULL;
+	struct err e = {0};
+	int rc = tok_load(SPMDIR "/bpe.model", &t, &e);
+	CHECK_MSG(rc == 0, "%s", e.msg);
+	if (rc)
+		return;
+	CHECK_EQ_INT(tok_kind(t), TOK_SPM);
+	CHECK_EQ_INT(tok_vocab_size(t), 1000);
+	CHECK_EQ_INT(tok_unk_id(t), 0);
+	CHECK_EQ_INT(tok_bos_id(t), 1);
+	CHECK_EQ_INT(tok_eos_id(t), 2);
+	CHECK(tok_add_bos(t) && !tok_add_eos(t));
+	CHECK(tok_is_special(t, 1) && !tok_is_special(t, 300));
+	CHECK(tok_is_byte(t, 3) && tok_is_byte(t, 258) && !tok_is_byte(t, 2));
+	CHECK_EQ_INT(tok_byte_id(t, 0), 3);
+	CHECK_EQ_INT(tok_byte_id(t, 0xFF), 258);
+	size_t pl;
+	CHECK_STR(tok_piece(t, 3, &pl), "<0x00>");
+	CHECK_EQ_INT(tok_piece_id(t, "</s>", 4), 2);
+	CHECK_STR(tok_note(t), "");
+	/* derived merges: each joins two pieces into their concatenation,
+	 * and every way of splitting "▁the" into two pieces is listed */
+	size_t nm = tok_merge_count(t), bad = 0, the_splits = 0;
+	int the = tok_piece_id(t, "\xe2\x96\x81the", 6);
+	CHECK(nm > 0 && the > 0);
+	for (size_t r = 0; r < nm; r++) {
+		int a, b, c;
+		size_t la, lb, lc;
+		tok_merge(t, r, &a, &b, &c);
+		const char *pa = tok_piece(t, a, &la), *pb = tok_piece(t, b, &lb);
+		const char *pc = tok_piece(t, c, &lc);
+		if (!pa || !pb || !pc || la + lb != lc || memcmp(pa, pc, la) ||
+		    memcmp(pb, pc + la, lb))
+			bad++;
+		the_splits += c == the;
+	}
+	CHECK_EQ_INT(bad, 0);
+	/* "▁the" = "▁" + "the" | "▁t" + "he" | "▁th" + "e", when each part
+	 * is a piece: count the ones present by hand */
+	size_t expect = 0;
+	const char *parts[][2] = {{"\xe2\x96\x81", "the"},
+				  {"\xe2\x96\x81t", "he"},
+				  {"\xe2\x96\x81th", "e"}};
+	for (int k = 0; k < 3; k++)
+		expect += tok_piece_id(t, parts[k][0], strlen(parts[k][0])) >= 0 &&
+			  tok_piece_id(t, parts[k][1], strlen(parts[k][1])) >= 0;
+	CHECK(expect > 0);
+	CHECK_EQ_INT(the_splits, expect);
+	spm_golden(t, "bpe hard_cases", SPMDIR "/hard_cases.txt",
+		   SPMDIR "/golden/bpe.hard_cases.ids", SIZE_MAX);
+	spm_golden(t, "bpe swh_aligned",
+		   SHARED_DATA "/corpus/aligned/swh_aligned.txt",
+		   SPMDIR "/golden/bpe.swh_aligned.ids", 200);
+	/* decode equals SentencePiece's (golden .decoded) */
+	struct lines in, dec;
+	if (!lines_read(SPMDIR "/hard_cases.txt", &in)) {
+		if (!lines_read(SPMDIR "/golden/bpe.hard_cases.decoded", &dec)) {
+			size_t same = 0;
+			for (size_t i = 0; i < in.n && i < dec.n; i++) {
+				int *ids;
+				size_t n, dl;
+				char *d;
+				if (tok_encode(t, in.v[i], in.len[i], true, &ids,
+					       &n, &e))
+					continue;
+				if (!tok_decode(t, ids, n, false, &d, &dl, &e)) {
+					same += dl == dec.len[i] &&
+						!memcmp(d, dec.v[i], dl);
+					free(d);
+				}
+				free(ids);
+			}
+			CHECK_EQ_INT(same, in.n);
+			lines_free(&dec);
+		}
+		lines_free(&in);
+	}
+	tok_free(t);
+
+	/* tokenizer_config.json beside a tokenizer.model */
+	char dir[] = "/tmp/punguza-spmtok-XXXXXX";
+	if (mkdtemp(dir)) {
+		char f[300], c[300];
+		char *data;
+		size_t len;
+		snprintf(f, sizeof f, "%s/tokenizer.model", dir);
+		snprintf(c, sizeof c, "%s/tokenizer_config.json", dir);
+		if (!file_read_all(SPMDIR "/bpe.model", 1 << 24, &data, &len,
+				   NULL)) {
+			file_write_atomic(f, data, len, NULL);
+			free(data);
+		}
+		const char *cfg = "{\"add_bos_token\": false, "
+				  "\"add_eos_token\": true}";
+		file_write_atomic(c, cfg, strlen(cfg), NULL);
+		rc = tok_load(dir, &t, &e);
+		CHECK_MSG(rc == 0, "%s", e.msg);
+		if (!rc) {
+			int *ids;
+			size_t n;
+			CHECK(!tok_add_bos(t) && tok_add_eos(t));
+			if (!tok_encode(t, "hello", 5, true, &ids, &n, &e)) {
+				CHECK(n >= 2 && ids[n - 1] == 2 && ids[0] != 1);
+				free(ids);
+			}
+			tok_free(t);
+		}
+		unlink(f);
+		unlink(c);
+		rmdir(dir);
+	}
+
+	/* the published 8,064-piece directory: its tokenizer.json names
+	 * merges out of its vocabulary, so tokenizer.model is used */
+	const char *d8 = SHARED_DATA "/inkubalm-8064";
+	if (!path_exists(d8)) {
+		SKIP("%s is absent: directory fallback not checked", d8);
+		return;
+	}
+	rc = tok_load(d8, &t, &e);
+	CHECK_MSG(rc == 0, "%s", e.msg);
+	if (rc)
+		return;
+	CHECK_EQ_INT(tok_kind(t), TOK_SPM);
+	CHECK_EQ_INT(tok_vocab_size(t), 8064);
+	CHECK_MSG(strstr(tok_note(t), "tokenizer.model used") &&
+			  strstr(tok_note(t), "not in the vocabulary"),
+		  "note: %s", tok_note(t));
+	printf("inkubalm-8064 note: %s\n", tok_note(t));
+	CHECK(tok_add_bos(t) && !tok_add_eos(t));
+	spm_golden(t, "inkuba8064 hard_cases", SPMDIR "/hard_cases.txt",
+		   SPMDIR "/golden/inkuba8064.hard_cases.ids", SIZE_MAX);
+	spm_golden(t, "inkuba8064 udhr_swh",
+		   SHARED_DATA "/corpus/udhr/udhr_swh.txt",
+		   SPMDIR "/golden/inkuba8064.udhr_swh.ids", SIZE_MAX);
+	spm_golden(t, "inkuba8064 hau_aligned",
+		   SHARED_DATA "/corpus/aligned/hau_aligned.txt",
+		   SPMDIR "/golden/inkuba8064.hau_aligned.ids", 300);
+	tok_free(t);
+}
+
 int main(void)
 {
 	test_hostile();
@@ -711,5 +973,6 @@ int main(void)
 	test_errors();
 	test_small();
 	test_real();
+	test_spm_facade();
 	return TEST_SUMMARY();
 }

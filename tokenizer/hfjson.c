@@ -1034,6 +1034,15 @@ int hf_load_json(struct tokenizer *t, const char *path, struct err *e)
 	int rc = file_read_all(path, TOKJSON_MAX_BYTES, &data, &len, e);
 	if (rc)
 		return rc;
+	rc = hf_load_json_text(t, data, len, path, e);
+	free(data);
+	return rc;
+}
+
+int hf_load_json_text(struct tokenizer *t, const char *data, size_t len,
+		      const char *path, struct err *e)
+{
+	int rc;
 	t->kind = TOK_HF_BPE;
 	struct model_tmp m;
 	memset(&m, 0, sizeof m);
@@ -1152,7 +1161,6 @@ out:
 	cJSON_Delete(jd);
 	free(key.p);
 	model_tmp_free(&m);
-	free(data);
 	return rc;
 }
 
@@ -1186,8 +1194,11 @@ int hf_load_config(struct tokenizer *t, const char *path, struct err *e)
 	const char *cls = jstr(j, "tokenizer_class");
 	const cJSON *ab = cJSON_GetObjectItemCaseSensitive(j, "add_bos_token");
 	const cJSON *ae = cJSON_GetObjectItemCaseSensitive(j, "add_eos_token");
-	if (cls && (strstr(cls, "Llama") || strstr(cls, "Gemma")) &&
-	    (cJSON_IsBool(ab) || cJSON_IsBool(ae))) {
+	/* A SentencePiece model has no template of its own: the flags (with
+	 * the same defaults) decide, whatever the class. */
+	bool rebuild = t->kind == TOK_SPM ||
+		       (cls && (strstr(cls, "Llama") || strstr(cls, "Gemma")));
+	if (rebuild && (cJSON_IsBool(ab) || cJSON_IsBool(ae))) {
 		bool add_bos = cJSON_IsBool(ab) ? cJSON_IsTrue(ab) : true;
 		bool add_eos = cJSON_IsBool(ae) ? cJSON_IsTrue(ae) : false;
 		if ((add_bos && t->bos_id < 0) || (add_eos && t->eos_id < 0)) {

@@ -3,17 +3,20 @@
  * decode, façade), hfjson.c (tokenizer.json loader) and, once wired, the
  * SentencePiece backend and the vocabulary editor. Not for other modules.
  *
- * Adding a backend: add its state below (e.g. `struct spm_model *spm;`),
- * set kind, and dispatch on t->kind in tok_encode / tok_decode / the
- * vocabulary functions of tokenizer.c (each has a `switch (t->kind)` or an
- * `if (t->kind != TOK_HF_BPE)` marking the place). The vocabulary (struct
- * bpe: pieces, ids, flags, byte ids, merges) can be filled by any backend.
+ * Adding a backend: add its state below (as `struct spm *spm`), set kind,
+ * and dispatch on t->kind in tok_encode / tok_decode / the streaming
+ * decoder of tokenizer.c. The vocabulary (struct bpe: pieces, ids, flags,
+ * byte ids, merges) is filled by every backend, so the vocabulary
+ * accessors need no dispatch: TOK_SPM fills it from the model's pieces
+ * (and, for a BPE model, merges derived from them; see tokenizer.h) and
+ * never runs bpe_encode_word on it.
  */
 #ifndef PUNGUZA_TOK_IMPL_H
 #define PUNGUZA_TOK_IMPL_H
 
 #include "bpe.h"
 #include "normalize.h"
+#include "spm.h"
 #include "tokenizer.h"
 
 struct tok_added {
@@ -93,6 +96,14 @@ struct tokenizer {
 	bool has_decoder;
 
 	int bos_id, eos_id;
+
+	struct spm *spm;  /* TOK_SPM: the model (owned) */
+	int spm_sentinel; /* TOK_SPM: a NORMAL piece without U+2581 (streaming
+			   * decodes a window after it), -1 when none */
+	char *note;       /* why tok_load chose this file, or NULL (owned) */
+	char *src_json;   /* tokenizer.json text of a tokenizer made from text
+			   * (vocab_rewrite), else NULL: path names the file */
+	size_t src_json_len;
 };
 
 /* hfjson.c: fills t (kind TOK_HF_BPE) from a tokenizer.json file. */
@@ -101,6 +112,20 @@ int hf_load_json(struct tokenizer *t, const char *path, struct err *e);
 /* hfjson.c: applies tokenizer_config.json (when present) to t. */
 int hf_load_config(struct tokenizer *t, const char *path, struct err *e);
 
+/* hfjson.c: the same from a buffer (name is used in messages). */
+int hf_load_json_text(struct tokenizer *t, const char *data, size_t len,
+		      const char *name, struct err *e);
+
 void tok_impl_clear(struct tokenizer *t); /* frees the members, keeps t */
+
+/* tokenizer.c: a tokenizer of kind TOK_SPM around m (taken over: freed on
+ * failure too); name is what tok_path returns. BOS added when the model
+ * has a bos piece, no EOS (tokenizer_config.json is not read). */
+int tok_from_spm(struct spm *m, const char *name, struct tokenizer **out,
+		 struct err *e);
+
+/* tokenizer.c: a tokenizer of kind TOK_HF_BPE from tokenizer.json text. */
+int tok_from_json_text(const char *json, size_t len, const char *name,
+		       struct tokenizer **out, struct err *e);
 
 #endif

@@ -1,5 +1,6 @@
 #include "tokenizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,9 @@ void tok_impl_clear(struct tokenizer *t)
 	}
 	free(t->dec);
 	free(t->path);
+	spm_free(t->spm);
+	free(t->note);
+	free(t->src_json);
 }
 
 void tok_free(struct tokenizer *t)
@@ -42,26 +46,219 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+static struct tokenizer *tok_alloc(const char *name)
+{
+	struct tokenizer *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	bpe_init(&t->bpe);
+	t->bos_id = t->eos_id = -1;
+	t->spm_sentinel = -1;
+	t->path = strdup(name);
+	if (!t->path) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static bool has_metaspace(const char *p, size_t len)
+{
+	for (size_t i = 0; i + 3 <= len; i++)
+		if (!memcmp(p + i, "\xe2\x96\x81", 3))
+			return true;
+	return false;
+}
+
+/* One SentencePiece BPE merge derived from the pieces. */
+struct spm_merge {
+	float score; /* of the result */
+	int result, left, right;
+	size_t split; /* byte offset of the split */
+};
+
+static int spm_merge_cmp(const void *a, const void *b)
+{
+	const struct spm_merge *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->result != y->result)
+		return x->result < y->result ? -1 : 1;
+	return (x->split > y->split) - (x->split < y->split);
+}
+
+/* SentencePiece BPE has no merge list: it joins any adjacent pair whose
+ * concatenation is a piece, best score first. The merges that produce a
+ * piece are therefore its splits into two mergeable pieces (NORMAL or
+ * UNUSED; user-defined, control and byte pieces never merge), listed by
+ * the result's score (highest first), then result id, then split offset. */
+static int spm_derive_merges(struct tokenizer *t, struct err *e)
+{
+	const struct spm *m = t->spm;
+	int n = spm_n_pieces(m);
+	struct spm_merge *v = NULL;
+	size_t nv = 0, cap = 0;
+	int rc = 0;
+	for (int id = 0; id < n; id++) {
+		int ty = spm_type(m, id);
+		if (ty != SPM_NORMAL && ty != SPM_UNUSED)
+			continue;
+		size_t len;
+		const char *p = spm_piece(m, id, &len);
+		for (size_t k = 1; k < len; k++) {
+			if (((unsigned char)p[k] & 0xC0) == 0x80)
+				continue;
+			int l = spm_piece_id(m, p, k);
+			int r = spm_piece_id(m, p + k, len - k);
+			if (l < 0 || r < 0)
+				continue;
+			int tl = spm_type(m, l), tr = spm_type(m, r);
+			if ((tl != SPM_NORMAL && tl != SPM_UNUSED) ||
+			    (tr != SPM_NORMAL && tr != SPM_UNUSED))
+				continue;
+			if (nv == cap) {
+				size_t c = cap ? cap * 2 : 1024;
+				struct spm_merge *w = realloc(v, c * sizeof *w);
+				if (!w) {
+					free(v);
+					return err_set(e, ERR_NOMEM,
+						       "out of memory");
+				}
+				v = w;
+				cap = c;
+			}
+			v[nv++] = (struct spm_merge){spm_score(m, id), id, l, r, k};
+		}
+	}
+	if (nv)
+		qsort(v, nv, sizeof *v, spm_merge_cmp);
+	for (size_t i = 0; i < nv && !rc; i++)
+		rc = bpe_add_merge(&t->bpe, v[i].left, v[i].right, v[i].result,
+				   e);
+	free(v);
+	return rc;
+}
+
+int tok_from_spm(struct spm *m, const char *name, struct tokenizer **out,
+		 struct err *e)
+{
+	*out = NULL;
+	struct tokenizer *t = tok_alloc(name);
+	if (!t) {
+		spm_free(m);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	t->kind = TOK_SPM;
+	t->spm = m;
+	const struct spm_info *in = spm_info(m);
+	int n = spm_n_pieces(m), rc = bpe_reserve_ids(&t->bpe, n, e);
+	for (int id = 0; id < n && !rc; id++) {
+		size_t len;
+		const char *p = spm_piece(m, id, &len);
+		int ty = spm_type(m, id);
+		uint8_t fl = 0;
+		if (ty == SPM_CONTROL || ty == SPM_UNKNOWN)
+			fl = BPE_PIECE_SPECIAL;
+		else if (ty == SPM_USER_DEFINED)
+			fl = BPE_PIECE_ADDED;
+		rc = bpe_set_piece(&t->bpe, id, p, len, fl, e);
+		if (t->spm_sentinel < 0 && ty == SPM_NORMAL && len &&
+		    !has_metaspace(p, len))
+			t->spm_sentinel = id;
+	}
+	if (!rc && in->model_type == SPM_BPE)
+		rc = spm_derive_merges(t, e);
+	if (!rc)
+		rc = bpe_finish(&t->bpe, e);
+	if (rc) {
+		tok_free(t);
+		return err_wrap(e, "'%s'", name);
+	}
+	/* A byte piece of another type (SentencePiece allows it) is not a
+	 * byte-fallback piece. */
+	for (int i = 0; i < 256; i++) {
+		int id = t->bpe.byte_id[i];
+		if (id >= 0 && spm_type(m, id) != SPM_BYTE) {
+			t->bpe.flags[id] &= (uint8_t)~BPE_PIECE_BYTE;
+			t->bpe.byte_id[i] = -1;
+		}
+	}
+	t->bpe.unk_id = in->unk_id;
+	t->bpe.byte_fallback = in->byte_fallback != 0;
+	t->bpe.fuse_unk = true;
+	t->bos_id = in->bos_id;
+	t->eos_id = in->eos_id;
+	if (t->bos_id >= 0 && !(t->tpl_pre = malloc(sizeof *t->tpl_pre))) {
+		tok_free(t);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	if (t->bos_id >= 0) {
+		t->tpl_pre[0] = t->bos_id;
+		t->n_tpl_pre = 1;
+	}
+	*out = t;
+	return 0;
+}
+
+int tok_from_json_text(const char *json, size_t len, const char *name,
+		       struct tokenizer **out, struct err *e)
+{
+	*out = NULL;
+	struct tokenizer *t = tok_alloc(name);
+	if (!t)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = hf_load_json_text(t, json, len, name, e);
+	if (rc) {
+		tok_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+static int load_file(const char *file, struct tokenizer **out, struct err *e)
+{
+	*out = NULL;
+	if (ends_with(file, ".model")) {
+		struct spm *m;
+		int rc = spm_load_file(file, &m, e);
+		return rc ? rc : tok_from_spm(m, file, out, e);
+	}
+	struct tokenizer *t = tok_alloc(file);
+	if (!t)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = hf_load_json(t, file, e);
+	if (rc) {
+		tok_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
 int tok_load(const char *path_or_dir, struct tokenizer **out, struct err *e)
 {
 	char json[4096], cfg[4096], model[4096];
 	const char *file = NULL, *dir = NULL;
 	char dirbuf[4096];
+	bool fallback = false;
 	*out = NULL;
 	if (path_is_dir(path_or_dir)) {
 		dir = path_or_dir;
 		if (path_join(json, sizeof json, dir, "tokenizer.json", e) ||
 		    path_join(model, sizeof model, dir, "tokenizer.model", e))
 			return e ? e->code : ERR_INVALID;
-		if (path_exists(json))
+		if (path_exists(json)) {
 			file = json;
-		else if (path_exists(model))
+			fallback = path_exists(model);
+		} else if (path_exists(model)) {
 			file = model;
-		else
+		} else {
 			return err_set(e, ERR_NOTFOUND,
 				       "'%s': no tokenizer.json or "
 				       "tokenizer.model",
 				       dir);
+		}
 	} else {
 		if (!path_exists(path_or_dir))
 			return err_set(e, ERR_NOTFOUND,
@@ -69,7 +266,7 @@ int tok_load(const char *path_or_dir, struct tokenizer **out, struct err *e)
 				       "directory",
 				       path_or_dir);
 		file = path_or_dir;
-		/* tokenizer_config.json beside a tokenizer.json file */
+		/* tokenizer_config.json beside the file */
 		const char *slash = strrchr(file, '/');
 		size_t dl = slash ? (size_t)(slash - file) : 1;
 		if (dl >= sizeof dirbuf)
@@ -80,31 +277,44 @@ int tok_load(const char *path_or_dir, struct tokenizer **out, struct err *e)
 			strcpy(dirbuf, "/");
 		dir = dirbuf;
 	}
-	if (ends_with(file, ".model"))
-		/* The SentencePiece backend (spm.c) is wired here by the lead:
-		 * allocate, set kind = TOK_SPM, fill t->bpe's vocabulary. */
-		return err_set(e, ERR_UNSUPPORTED,
-			       "'%s': sentencepiece models are not wired yet",
-			       file);
-
-	struct tokenizer *t = calloc(1, sizeof *t);
-	if (!t)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	bpe_init(&t->bpe);
-	t->bos_id = t->eos_id = -1;
-	t->path = strdup(file);
-	int rc = t->path ? hf_load_json(t, file, e)
-			 : err_set(e, ERR_NOMEM, "out of memory");
-	if (!rc && path_join(cfg, sizeof cfg, dir, "tokenizer_config.json",
-			     NULL) == 0 &&
-	    path_exists(cfg))
-		rc = hf_load_config(t, cfg, e);
-	if (rc) {
+	struct tokenizer *t;
+	int rc = load_file(file, &t, e);
+	if (rc && fallback && rc != ERR_NOMEM) {
+		/* A tokenizer.json that does not load (the published 8,064
+		 * piece one names merges out of its vocabulary; the reference
+		 * refuses it too): use the tokenizer.model, and say why. */
+		char why[ERR_MSG_MAX];
+		snprintf(why, sizeof why, "%s", e ? e->msg : "cannot load");
+		struct err e2;
+		int rc2 = load_file(model, &t, &e2);
+		if (rc2)
+			return rc; /* the first error is the one to show */
+		size_t nl = strlen(why) + 64;
+		t->note = malloc(nl);
+		if (!t->note) {
+			tok_free(t);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		snprintf(t->note, nl, "tokenizer.model used: %s", why);
+		if (e)
+			err_clear(e);
+		rc = 0;
+	}
+	if (rc)
+		return rc;
+	if (path_join(cfg, sizeof cfg, dir, "tokenizer_config.json", NULL) ==
+		    0 &&
+	    path_exists(cfg) && (rc = hf_load_config(t, cfg, e))) {
 		tok_free(t);
 		return rc;
 	}
 	*out = t;
 	return 0;
+}
+
+const char *tok_note(const struct tokenizer *t)
+{
+	return t->note ? t->note : "";
 }
 
 /* --- encode ----------------------------------------------------------- */
@@ -374,14 +584,44 @@ out:
 	return rc;
 }
 
+/* SentencePiece: its own encoder, then the template's BOS/EOS. */
+static int spm_encode_tok(const struct tokenizer *t, const char *text,
+			  size_t len, bool add_special, int **ids, size_t *n,
+			  struct err *e)
+{
+	struct spm_state st = {0};
+	int rc = spm_encode_state(t->spm, text, len, &st, e);
+	if (rc) {
+		spm_state_free(&st);
+		return rc;
+	}
+	size_t pre = add_special ? t->n_tpl_pre : 0;
+	size_t post = add_special ? t->n_tpl_post : 0;
+	size_t total = pre + st.n + post;
+	int *v = malloc((total ? total : 1) * sizeof *v);
+	if (!v) {
+		spm_state_free(&st);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < pre; i++)
+		v[i] = t->tpl_pre[i];
+	if (st.n)
+		memcpy(v + pre, st.ids, st.n * sizeof *v);
+	for (size_t i = 0; i < post; i++)
+		v[pre + st.n + i] = t->tpl_post[i];
+	spm_state_free(&st);
+	*ids = v;
+	*n = total;
+	return 0;
+}
+
 int tok_encode(const struct tokenizer *t, const char *text, size_t len,
 	       bool add_special, int **ids, size_t *n, struct err *e)
 {
 	*ids = NULL;
 	*n = 0;
-	if (t->kind != TOK_HF_BPE) /* the SentencePiece backend goes here */
-		return err_set(e, ERR_UNSUPPORTED, "'%s': cannot encode with "
-			       "this tokenizer kind", t->path);
+	if (t->kind == TOK_SPM)
+		return spm_encode_tok(t, text, len, add_special, ids, n, e);
 	char *clean = NULL;
 	size_t cl = 0;
 	int rc = utf8_sanitize(text, len, &clean, &cl, e);
@@ -643,10 +883,42 @@ static int dec_metaspace(const struct tok_dec_op *op, struct tlist *l,
 /* Decodes ids. cont: the ids continue earlier output (no "first token"
  * effects). partial: more ids may follow (Strip's stop is not applied to
  * a fused text). */
+/* SentencePiece: ids out of range dropped, control pieces vanish (its
+ * decoder drops them whatever skip_special says). cont: decode after the
+ * sentinel piece and cut its text off, so that a window decodes as the
+ * continuation of earlier text (no leading-U+2581 rule). */
+static int spm_decode_impl(const struct tokenizer *t, const int *ids,
+			   size_t n, bool cont, char **out, size_t *out_len,
+			   struct err *e)
+{
+	int *v = malloc((n + 1) * sizeof *v);
+	size_t k = 0, cut = 0;
+	if (!v)
+		return err_set(e, ERR_NOMEM, "out of memory decoding %zu ids", n);
+	if (cont && t->spm_sentinel >= 0) {
+		v[k++] = t->spm_sentinel;
+		spm_piece(t->spm, t->spm_sentinel, &cut);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] >= 0 && ids[i] < t->bpe.n_vocab)
+			v[k++] = ids[i];
+	int rc = spm_decode(t->spm, v, k, out, out_len, e);
+	free(v);
+	if (rc)
+		return rc;
+	if (cut) {
+		memmove(*out, *out + cut, *out_len - cut + 1);
+		*out_len -= cut;
+	}
+	return 0;
+}
+
 static int decode_impl(const struct tokenizer *t, const int *ids, size_t n,
 		       bool skip_special, bool cont, bool partial, char **out,
 		       size_t *out_len, struct err *e)
 {
+	if (t->kind == TOK_SPM)
+		return spm_decode_impl(t, ids, n, cont, out, out_len, e);
 	struct tlist l = {0};
 	const struct bpe *b = &t->bpe;
 	*out = NULL;
@@ -734,9 +1006,6 @@ nomem:
 int tok_decode(const struct tokenizer *t, const int *ids, size_t n,
 	       bool skip_special, char **out, size_t *len, struct err *e)
 {
-	if (t->kind != TOK_HF_BPE) /* the SentencePiece backend goes here */
-		return err_set(e, ERR_UNSUPPORTED, "'%s': cannot decode with "
-			       "this tokenizer kind", t->path);
 	return decode_impl(t, ids, n, skip_special, false, false, out, len, e);
 }
 
@@ -804,7 +1073,7 @@ static int stream_step(const struct tokenizer *t, struct tok_stream *s,
 	/* Hold back the trailing run of byte pieces: later bytes decide
 	 * whether it becomes text or U+FFFDs. Ids that decode drops (unknown,
 	 * skipped specials) do not end a run, so they are held too. */
-	if (!final && has_dec(t, DEC_BYTE_FALLBACK))
+	if (!final && (t->kind == TOK_SPM || has_dec(t, DEC_BYTE_FALLBACK)))
 		while (k > 0) {
 			int id = s->ids[k - 1];
 			bool dropped = id < 0 || id >= b->n_vocab ||
@@ -835,7 +1104,9 @@ static int stream_step(const struct tokenizer *t, struct tok_stream *s,
 			s->any_output = true;
 	}
 	/* Everything decoded is final: start a new window after it. */
-	if ((k == s->n && s->emitted == tl && s->any_output && !ss) ||
+	bool restart = t->kind != TOK_SPM || t->spm_sentinel >= 0;
+	if ((k == s->n && s->emitted == tl && s->any_output && !ss &&
+	     restart) ||
 	    (final && s->emitted == tl)) {
 		s->n = 0;
 		s->emitted = 0;
@@ -851,9 +1122,6 @@ int tok_stream_push(const struct tokenizer *t, struct tok_stream *s, int id,
 		    char *buf, size_t cap, size_t *out_len, struct err *e)
 {
 	*out_len = 0;
-	if (t->kind != TOK_HF_BPE)
-		return err_set(e, ERR_UNSUPPORTED, "'%s': cannot decode with "
-			       "this tokenizer kind", t->path);
 	if (s->n == s->cap) {
 		size_t c = s->cap ? s->cap * 2 : 16;
 		int *v = realloc(s->ids, c * sizeof *v);
@@ -870,9 +1138,6 @@ int tok_stream_next(const struct tokenizer *t, struct tok_stream *s,
 		    char *buf, size_t cap, size_t *out_len, struct err *e)
 {
 	*out_len = 0;
-	if (t->kind != TOK_HF_BPE)
-		return err_set(e, ERR_UNSUPPORTED, "'%s': cannot decode with "
-			       "this tokenizer kind", t->path);
 	return stream_step(t, s, false, buf, cap, out_len, e);
 }
 
@@ -880,9 +1145,6 @@ int tok_stream_flush(const struct tokenizer *t, struct tok_stream *s,
 		     char *buf, size_t cap, size_t *out_len, struct err *e)
 {
 	*out_len = 0;
-	if (t->kind != TOK_HF_BPE)
-		return err_set(e, ERR_UNSUPPORTED, "'%s': cannot decode with "
-			       "this tokenizer kind", t->path);
 	return stream_step(t, s, true, buf, cap, out_len, e);
 }
 

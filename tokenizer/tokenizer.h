@@ -3,9 +3,21 @@
  * encode, decode (batch and streaming), vocabulary queries, merge list.
  *
  * Backends: a Hugging Face tokenizer.json with a BPE model (this file's
- * implementation, tokenizer.c + hfjson.c + bpe.c + normalize.c), and
- * SentencePiece tokenizer.model (spm.c, wired in through enum tok_kind in
- * tok_impl.h; until then tok_load returns ERR_UNSUPPORTED for it).
+ * implementation, tokenizer.c + hfjson.c + bpe.c + normalize.c), and a
+ * SentencePiece tokenizer.model (spm.c; kind TOK_SPM).
+ *
+ * SentencePiece (TOK_SPM) follows SentencePiece's own semantics: encode is
+ * spm_encode plus the template's BOS/EOS (add_special): BOS when the model
+ * has a bos piece, no EOS, unless tokenizer_config.json beside the file
+ * says otherwise (add_bos_token, add_eos_token; any tokenizer_class).
+ * Decode is spm_decode: control pieces vanish whatever skip_special says,
+ * <unk> becomes " ⁇ ". Vocabulary flags: CONTROL and UNKNOWN pieces are
+ * "special", USER_DEFINED ones "added", BYTE ones "byte". Merges: a
+ * SentencePiece BPE model has no merge list (it joins any adjacent pair
+ * whose concatenation is a piece, best score first); tok_merge exposes
+ * the derived list: every split of a NORMAL/UNUSED piece into two
+ * NORMAL/UNUSED pieces, ordered by the result's score (highest first),
+ * then result id, then split offset. A Unigram model has no merges.
  *
  * Encoding (tokenizer.json) follows Hugging Face `tokenizers` exactly:
  *  1. invalid UTF-8 in the input is first replaced, each maximal invalid
@@ -46,8 +58,15 @@ struct tokenizer;
 /* Loads a tokenizer from a directory (tokenizer.json preferred, else
  * tokenizer.model; tokenizer_config.json read when present for
  * add_bos_token / add_eos_token / bos_token / eos_token) or from a path to
- * a tokenizer.json or tokenizer.model file. */
+ * a tokenizer.json or tokenizer.model file (by extension: ".model" is
+ * SentencePiece). When a directory's tokenizer.json fails to load and a
+ * tokenizer.model is there, that is loaded instead and tok_note says why;
+ * if both fail, the tokenizer.json's error is returned. */
 int tok_load(const char *path_or_dir, struct tokenizer **out, struct err *e);
+
+/* Why tok_load chose what it loaded ("tokenizer.model used: <the
+ * tokenizer.json's error>"), or "" — valid until tok_free. */
+const char *tok_note(const struct tokenizer *t);
 void tok_free(struct tokenizer *t);
 
 /* Encodes text[0..len) (need not be NUL-terminated; may hold any bytes).
