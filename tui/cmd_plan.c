@@ -12,6 +12,7 @@
 #include "config.h"
 #include "plan.h"
 #include "recipe.h"
+#include "planopts.h"
 
 /* Defaults of the Zindi panel: the published 40M (DESIGN §1.3), the best
  * published result of the recipe. Its LB is what a fine-tuned model of the
@@ -35,25 +36,12 @@ static void usage(FILE *out)
 	    "a plan:\n"
 	    "                      published-50m, published-100m, "
 	    "published-40m, identity\n"
-	    "  --recipe FILE       start from a recipe (punguza.json)\n"
-	    "  --vocab K           keep the K most frequent pieces (>= 259)\n"
-	    "  --min-count C       keep pieces counted >= C; --vocab-count N "
-	    "says how many\n"
-	    "  --no-closure        do not keep merge parents of kept pieces\n"
-	    "  --width F           width factor in (0, 1]\n"
-	    "  --hidden D          explicit hidden size d'\n"
-	    "  --inter F           explicit intermediate size f' (default: "
-	    "scaled with d)\n"
-	    "  --heads-mode M      headdim (keep heads, shrink head_dim) or "
-	    "heads (drop heads)\n"
-	    "  --select S          random, magnitude, activation, "
-	    "recipe-random\n"
-	    "  --layers N          keep the first N layers\n"
-	    "  --keep-layers LIST  keep these layers, e.g. 0,1,2,7\n"
-	    "  --rank-layers N     keep the N most influential layers\n"
-	    "  --tie SRC           off, lm_head, embed, mean\n"
-	    "  --dtype T           export dtype f32, bf16, f16\n"
-	    "  --seed N            selection seed\n"
+	    "  --recipe FILE       start from a recipe (punguza.json)\n");
+	planopts_help(out);
+	fprintf(
+	    out,
+	    "  --vocab-count N     with --min-count: how many pieces it "
+	    "keeps\n"
 	    "  --lb X              assumed leaderboard score (default %.4f, "
 	    "the published 40M's)\n"
 	    "  --ref-zindi Z       reference zindi for the break-even LB "
@@ -66,64 +54,6 @@ static int bad_value(const char *opt, const char *v)
 {
 	fprintf(stderr, "punguza: plan: invalid value '%s' for %s\n", v, opt);
 	return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_list(const char *s, int **out, int *n)
-{
-	int cap = 8, k = 0;
-	int *v = malloc((size_t)cap * sizeof *v);
-	const char *p = s;
-	if (!v)
-		return -1;
-	while (*p) {
-		char *end;
-		errno = 0;
-		long x = strtol(p, &end, 10);
-		if (errno || end == p || x < INT_MIN || x > INT_MAX ||
-		    (*end && *end != ',')) {
-			free(v);
-			return -1;
-		}
-		if (k == cap) {
-			int *t = realloc(v, (size_t)(cap *= 2) * sizeof *v);
-			if (!t) {
-				free(v);
-				return -1;
-			}
-			v = t;
-		}
-		v[k++] = (int)x;
-		p = *end ? end + 1 : end;
-	}
-	if (!k) {
-		free(v);
-		return -1;
-	}
-	*out = v;
-	*n = k;
-	return 0;
 }
 
 static void geometry_line(const char *label, const struct config *c)
@@ -332,7 +262,7 @@ int cmd_plan(int argc, char **argv)
 		}
 		if (a[0] == '-' && a[1] == '-') {
 			/* every other option takes a value, except these */
-			if (strcmp(a, "--json") && strcmp(a, "--no-closure"))
+			if (strcmp(a, "--json") && !planopts_is_flag(a))
 				i++;
 			continue;
 		}
@@ -377,16 +307,14 @@ int cmd_plan(int argc, char **argv)
 	struct prune_plan *p = &rec.plan;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
-		long n;
-		double x;
 		if (a[0] != '-' || a[1] != '-')
 			continue;
 		if (!strcmp(a, "--json")) {
 			json = 1;
 			continue;
 		}
-		if (!strcmp(a, "--no-closure")) {
-			p->merge_closure = false;
+		if (planopts_is_flag(a)) {
+			planopts_apply(p, "plan", a, NULL);
 			continue;
 		}
 		if (i + 1 >= argc) {
@@ -396,83 +324,23 @@ int cmd_plan(int argc, char **argv)
 		}
 		v = argv[++i];
 		rc = 2;
+		int k = planopts_apply(p, "plan", a, v);
+		if (k < 0)
+			goto out;
+		if (k > 0)
+			continue;
 		if (!strcmp(a, "--preset") || !strcmp(a, "--recipe")) {
 			continue;
-		} else if (!strcmp(a, "--vocab")) {
-			if (parse_long(v, 0, INT_MAX, &n))
-				goto bad;
-			p->vocab_mode = n ? PLAN_VOCAB_TOP_K : PLAN_VOCAB_NONE;
-			p->vocab_keep = (int)n;
-		} else if (!strcmp(a, "--min-count")) {
-			if (parse_long(v, 0, INT_MAX, &n))
-				goto bad;
-			p->vocab_mode = PLAN_VOCAB_MIN_COUNT;
-			p->vocab_min_count = (int)n;
 		} else if (!strcmp(a, "--vocab-count")) {
-			if (parse_long(v, 1, INT_MAX, &vocab_count))
+			if (planopts_long(v, 1, INT_MAX, &vocab_count))
 				goto bad;
-		} else if (!strcmp(a, "--width")) {
-			if (parse_double(v, &x))
-				goto bad;
-			p->width_factor = x;
-			p->hidden = 0;
-		} else if (!strcmp(a, "--hidden")) {
-			if (parse_long(v, 1, INT_MAX, &n))
-				goto bad;
-			p->hidden = (int)n;
-		} else if (!strcmp(a, "--inter")) {
-			if (parse_long(v, 0, INT_MAX, &n))
-				goto bad;
-			p->intermediate = (int)n;
-		} else if (!strcmp(a, "--heads-mode")) {
-			int m = plan_head_mode_parse(v);
-			if (m < 0)
-				goto bad;
-			p->head_mode = (enum plan_head_mode)m;
-		} else if (!strcmp(a, "--select")) {
-			int m = plan_select_parse(v);
-			if (m < 0)
-				goto bad;
-			p->select = (enum plan_select)m;
-		} else if (!strcmp(a, "--layers") ||
-			   !strcmp(a, "--rank-layers")) {
-			if (parse_long(v, 1, INT_MAX, &n))
-				goto bad;
-			p->layer_mode =
-			    a[2] == 'r' ? PLAN_LAYERS_RANK : PLAN_LAYERS_FIRST;
-			p->n_layers = (int)n;
-		} else if (!strcmp(a, "--keep-layers")) {
-			int *list, k;
-			if (parse_list(v, &list, &k))
-				goto bad;
-			free(p->layer_list);
-			p->layer_list = list;
-			p->n_layer_list = k;
-			p->layer_mode = PLAN_LAYERS_LIST;
-		} else if (!strcmp(a, "--tie")) {
-			int t = plan_tie_parse(v);
-			if (t < 0)
-				goto bad;
-			p->tie = (enum plan_tie)t;
-		} else if (!strcmp(a, "--dtype")) {
-			enum dtype t;
-			if (dtype_parse(v, &t))
-				goto bad;
-			p->export_dtype = t;
-		} else if (!strcmp(a, "--seed")) {
-			char *end;
-			errno = 0;
-			unsigned long long s = strtoull(v, &end, 10);
-			if (errno || end == v || *end || v[0] == '-')
-				goto bad;
-			p->seed = s;
 		} else if (!strcmp(a, "--lb")) {
-			if (parse_double(v, &fig.lb) || fig.lb < 0 ||
+			if (planopts_double(v, &fig.lb) || fig.lb < 0 ||
 			    fig.lb > 1)
 				goto bad;
 			fig.lb_default = 0;
 		} else if (!strcmp(a, "--ref-zindi")) {
-			if (parse_double(v, &fig.ref_zindi) ||
+			if (planopts_double(v, &fig.ref_zindi) ||
 			    fig.ref_zindi < 0 || fig.ref_zindi > 1)
 				goto bad;
 			fig.ref_default = 0;

@@ -1,0 +1,98 @@
+/*
+ * export — write a (pruned) model where other tools load it: a Hugging Face
+ * directory and/or a GGUF file, atomically.
+ *
+ * OUT (a directory) receives, for EXPORT_HF:
+ *   config.json             the source's config.json text (cJSON) with the
+ *                           sizes replaced: vocab_size, hidden_size,
+ *                           intermediate_size, num_attention_heads,
+ *                           num_key_value_heads, num_hidden_layers,
+ *                           tie_word_embeddings, bos/eos(/pad)_token_id,
+ *                           torch_dtype; head_dim written when it differs
+ *                           from d/heads (or the source had the key);
+ *                           every other key (auto_map, ...) kept in place
+ *   model.safetensors       every tensor in the export dtype; the MLP
+ *                           written under EVERY layer's names (a shared MLP
+ *                           too, so a plain LlamaForCausalLM loads it);
+ *                           tied: no lm_head.weight
+ *   generation_config.json  the source's, bos/eos ids updated (written
+ *                           fresh when the source has none)
+ *   tokenizer files         vocabulary unchanged: copied from the source
+ *                           (tokenizer.json, tokenizer.model,
+ *                           tokenizer_config.json, special_tokens_map.json,
+ *                           when present); pruned: written by vocab.h
+ *                           (tokenizer.json, tokenizer.model, vocab_map
+ *                           .json) and tokenizer_config.json's
+ *                           added_tokens_decoder renumbered
+ *   vulavulaslm.py          copied when the source has it
+ *   punguza.json            the recipe (recipe.h), when given
+ * and for EXPORT_GGUF: model.gguf (llama architecture, see export.c for
+ * the metadata; Q/K rows permuted to GGUF's interleaved RoPE layout as
+ * llama.cpp's convert_hf_to_gguf.py LlamaModel.permute does: within each
+ * head, new row 2i + s = old row s*hd/2 + i; norms always F32 as the
+ * converter writes 1-D tensors).
+ *
+ * Atomicity: everything is written into OUT.tmp-XXXXXX beside OUT and
+ * renamed to OUT when complete. An existing non-empty OUT is refused
+ * unless force; with force it is replaced only after the new one is
+ * complete (moved aside, the new one renamed in, the old one removed). On
+ * any failure (write error, cancel) the temporary directory is removed and
+ * the error says so; OUT is untouched. The source directory is never
+ * written (an OUT that is or holds it is refused).
+ *
+ * Determinism: the same model, options and recipe give the same bytes
+ * (no timestamps; safetensors sorted by name; JSON from cJSON).
+ */
+#ifndef PUNGUZA_EXPORT_H
+#define PUNGUZA_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtype.h"
+#include "err.h"
+#include "model.h"
+#include "progress.h"
+#include "recipe.h"
+
+struct tokenizer;
+struct vocab_keep;
+
+#define EXPORT_HF 1u
+#define EXPORT_GGUF 2u
+
+struct export_opts {
+	const char *src_dir; /* files to copy from (may be NULL) */
+	const char *out_dir;
+	unsigned formats;    /* EXPORT_HF | EXPORT_GGUF */
+	enum dtype dtype;
+	bool force;
+	const struct recipe *recipe; /* punguza.json (NULL: not written) */
+	/* The tokenizer of the exported model (required for GGUF: its
+	 * vocabulary goes into the file). */
+	const struct tokenizer *tok;
+	/* A pruned vocabulary: the source tokenizer and the keep set, for
+	 * vocab_write_files (both NULL when the vocabulary is unchanged). */
+	const struct tokenizer *src_tok;
+	const struct vocab_keep *keep;
+	const char *name; /* general.name in the GGUF ("" / NULL: "punguza") */
+};
+
+/* Exports m (see above). */
+int export_model(const struct model *m, const struct export_opts *o,
+		 const struct progress *prog, struct err *e);
+
+/* The source checksum recorded in a recipe: FNV-1a 64 over the source
+ * checkpoint's tensors in name order — for each: name, NUL, dtype name,
+ * NUL, each dim as 8 little-endian bytes, then the raw data bytes as
+ * stored — written "fnv1a64:<16 hex digits>". Independent of the file
+ * layout (one or more safetensors/.bin files). m must be loaded
+ * (model_load). */
+int export_source_checksum(const struct model *m, char *buf, size_t cap,
+			   const struct progress *prog, struct err *e);
+
+/* Removes a directory tree (no symlinks followed). For cleanup. */
+int export_remove_tree(const char *path, struct err *e);
+
+#endif

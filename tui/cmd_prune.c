@@ -1,0 +1,535 @@
+/* punguza prune DIR [knobs | --preset PLAN | --recipe FILE] -o OUT — applies
+ * a pruning plan to the model in DIR, measures what it cost on held-out
+ * text (optional), and exports the result (Hugging Face directory and/or
+ * GGUF) with the recipe that reproduces it. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "commands.h"
+#include "eval.h"
+#include "export.h"
+#include "fileio.h"
+#include "model.h"
+#include "plan.h"
+#include "planopts.h"
+#include "recipe.h"
+#include "tokenizer.h"
+#include "vocab.h"
+
+#define TEXT_MAX (1u << 30)
+#define CALIB_MAX_TOKENS 32768
+#define MAX_FILES 64
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: punguza prune DIR [--preset PLAN | --recipe FILE] "
+		"[knobs] -o OUT\n"
+		"                     [--format hf,gguf] [--force] "
+		"[--corpus FILE]... [--calib FILE]...\n"
+		"                     [--heldout FILE] [--ctx C] [--tokenizer "
+		"PATH]\n\n"
+		"Applies a pruning plan to the model in DIR (never modified) "
+		"and exports the\npruned model to OUT (written as OUT.tmp-* "
+		"and renamed when complete).\n\n"
+		"  -o, --out OUT       output directory (refused when it exists "
+		"and is not empty)\n"
+		"  --force             replace a non-empty OUT (after the new "
+		"one is complete)\n"
+		"  --format LIST       hf (default), gguf, or hf,gguf\n"
+		"  --preset PLAN       published-50m, published-100m, "
+		"published-40m, identity\n"
+		"  --recipe FILE       a punguza.json: reproduces that export\n"
+		"  --corpus FILE       text counted for a vocabulary cut "
+		"(repeatable)\n"
+		"  --calib FILE        calibration text for --select activation "
+		"and\n"
+		"                      --rank-layers (repeatable; default: the "
+		"corpus)\n"
+		"  --heldout FILE      measure bits per byte, perplexity, KL, "
+		"top-1 and\n"
+		"                      tokens per word on this text, original vs "
+		"pruned\n"
+		"  --ctx C             evaluation window (default 512 or the "
+		"model's context)\n"
+		"  --tokenizer PATH    tokenizer dir or file (default DIR)\n");
+	planopts_help(out);
+}
+
+static int show_progress(void *ctx, double done, const char *stage)
+{
+	(void)ctx;
+	fprintf(stderr, "\r\033[K%s %3.0f%%", stage, 100 * done);
+	return 0;
+}
+
+static const char *base_name(const char *path, char *buf, size_t cap)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t s = n;
+	while (s > 0 && path[s - 1] != '/')
+		s--;
+	snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
+	return buf;
+}
+
+/* Encodes every file (BOS added per file) into one id array. */
+static int encode_files(const struct tokenizer *t, const char *const *files,
+			int n, int **ids, size_t *n_ids, struct err *e)
+{
+	int *all = NULL;
+	size_t cnt = 0;
+	*ids = NULL;
+	*n_ids = 0;
+	for (int i = 0; i < n && cnt < CALIB_MAX_TOKENS; i++) {
+		char *text;
+		size_t len, k;
+		int *v, rc;
+		if ((rc = file_read_all(files[i], TEXT_MAX, &text, &len, e)))
+			goto fail;
+		rc = tok_encode(t, text, len, true, &v, &k, e);
+		free(text);
+		if (rc)
+			goto fail;
+		if (k > CALIB_MAX_TOKENS - cnt)
+			k = CALIB_MAX_TOKENS - cnt;
+		int *na = realloc(all, (cnt + k + 1) * sizeof *na);
+		if (!na) {
+			free(v);
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		all = na;
+		memcpy(all + cnt, v, k * sizeof *v);
+		cnt += k;
+		free(v);
+		continue;
+	fail:
+		free(all);
+		return rc;
+	}
+	*ids = all;
+	*n_ids = cnt;
+	return 0;
+}
+
+static void geometry(const char *label, const struct config *c)
+{
+	printf("%-9s V %d, d %d, f %d, heads %d/%d x %d, L %d, %s%s: %llu "
+	       "params\n",
+	       label, c->vocab_size, c->hidden_size, c->intermediate_size,
+	       c->n_heads, c->n_kv_heads, c->head_dim, c->n_layers,
+	       c->tie_word_embeddings ? "tied" : "untied",
+	       c->shared_mlp ? ", shared MLP" : "",
+	       (unsigned long long)config_param_count(c));
+}
+
+static void print_effect(const char *file, const struct prune_effect *f)
+{
+	const struct eval_result *a = &f->src, *b = &f->dst;
+	printf("\nmeasured on %s (%llu bytes, %llu words; window %d, stride "
+	       "%d)\n",
+	       file, (unsigned long long)f->bytes,
+	       (unsigned long long)f->words, a->ctx, a->stride);
+	printf("%-16s %14s %14s\n", "", "original", "pruned");
+	printf("%-16s %14zu %14zu\n", "tokens", f->src_tokens, f->dst_tokens);
+	printf("%-16s %14.4f %14.4f\n", "tokens/word", f->src_tpw, f->dst_tpw);
+	printf("%-16s %14.4f %14.4f\n", "nll/token", a->nll_mean, b->nll_mean);
+	printf("%-16s %14.4g %14.4g\n", "perplexity", a->ppl, b->ppl);
+	printf("%-16s %14.4f %14.4f\n", "bits/byte", a->bpb, b->bpb);
+	if (b->has_ref) {
+		printf("%-16s %14s %14.4f\n", "KL(orig||pruned)", "-",
+		       b->kl_mean);
+		printf("%-16s %14s %13.2f%%\n", "top-1 agreement", "-",
+		       100 * b->top1);
+	} else {
+		printf("(KL and top-1 need the same vocabulary: not "
+		       "measured)\n");
+	}
+}
+
+struct args {
+	const char *dir, *out, *recipe, *preset, *heldout, *tok_path;
+	const char *corpus[MAX_FILES], *calib[MAX_FILES];
+	int n_corpus, n_calib, ctx;
+	unsigned formats;
+	bool force;
+};
+
+static int add_file(const char **list, int *n, const char *f)
+{
+	if (*n >= MAX_FILES) {
+		fprintf(stderr, "punguza: prune: more than %d files\n",
+			MAX_FILES);
+		return -1;
+	}
+	list[(*n)++] = f;
+	return 0;
+}
+
+static int parse_formats(const char *v, unsigned *out)
+{
+	*out = 0;
+	while (*v) {
+		size_t n = strcspn(v, ",");
+		if (n == 2 && !strncmp(v, "hf", 2))
+			*out |= EXPORT_HF;
+		else if (n == 4 && !strncmp(v, "gguf", 4))
+			*out |= EXPORT_GGUF;
+		else
+			return -1;
+		v += n;
+		if (*v == ',')
+			v++;
+	}
+	return *out ? 0 : -1;
+}
+
+/* First pass: everything but the knobs. 0 ok, else the exit status. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	memset(a, 0, sizeof *a);
+	a->formats = EXPORT_HF;
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+			usage(stdout);
+			return -1;
+		}
+		if (!strcmp(o, "--force")) {
+			a->force = true;
+			continue;
+		}
+		if (planopts_is_flag(o))
+			continue;
+		if (o[0] != '-') {
+			if (a->dir) {
+				fprintf(stderr,
+					"punguza: prune: unexpected argument "
+					"'%s'\n",
+					o);
+				return 2;
+			}
+			a->dir = o;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "punguza: prune: %s needs a value\n", o);
+			return 2;
+		}
+		const char *v = argv[++i];
+		long n;
+		if (!strcmp(o, "-o") || !strcmp(o, "--out")) {
+			a->out = v;
+		} else if (!strcmp(o, "--format")) {
+			if (parse_formats(v, &a->formats)) {
+				fprintf(stderr,
+					"punguza: prune: invalid value '%s' "
+					"for --format (hf, gguf, hf,gguf)\n",
+					v);
+				return 2;
+			}
+		} else if (!strcmp(o, "--recipe")) {
+			a->recipe = v;
+		} else if (!strcmp(o, "--preset")) {
+			a->preset = v;
+		} else if (!strcmp(o, "--corpus")) {
+			if (add_file(a->corpus, &a->n_corpus, v))
+				return 2;
+		} else if (!strcmp(o, "--calib")) {
+			if (add_file(a->calib, &a->n_calib, v))
+				return 2;
+		} else if (!strcmp(o, "--heldout")) {
+			a->heldout = v;
+		} else if (!strcmp(o, "--tokenizer")) {
+			a->tok_path = v;
+		} else if (!strcmp(o, "--ctx")) {
+			if (planopts_long(v, 2, 1 << 20, &n)) {
+				fprintf(stderr,
+					"punguza: prune: invalid value '%s' "
+					"for --ctx\n",
+					v);
+				return 2;
+			}
+			a->ctx = (int)n;
+		} else {
+			struct prune_plan scratch;
+			prune_plan_init(&scratch);
+			int k = planopts_apply(&scratch, "prune", o, v);
+			prune_plan_free(&scratch);
+			if (k < 0)
+				return 2;
+			if (k == 0) {
+				fprintf(stderr,
+					"punguza: prune: unknown option "
+					"'%s'\n",
+					o);
+				return 2;
+			}
+		}
+	}
+	if (!a->dir || !a->out) {
+		usage(stderr);
+		return 2;
+	}
+	if (a->recipe && a->preset) {
+		fprintf(stderr, "punguza: prune: give --recipe or --preset, "
+				"not both\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Second pass: the knobs over the preset or recipe. */
+static int apply_knobs(int argc, char **argv, struct prune_plan *p)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		if (o[0] != '-' || !strcmp(o, "--force"))
+			continue;
+		if (planopts_is_flag(o)) {
+			planopts_apply(p, "prune", o, NULL);
+			continue;
+		}
+		if (i + 1 >= argc)
+			break;
+		if (planopts_apply(p, "prune", o, argv[++i]) < 0)
+			return 2;
+	}
+	return 0;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	struct args a;
+	struct err e = {0};
+	struct recipe rec, given;
+	struct model *src = NULL, *pruned = NULL;
+	struct tokenizer *tok = NULL, *ptok = NULL;
+	struct vocab_counts *counts = NULL;
+	struct vocab_keep *keep = NULL;
+	struct plan_notes notes = {0};
+	struct apply_report rep;
+	int *calib = NULL, status = 1, rc;
+	size_t n_calib = 0;
+	char *held = NULL;
+	bool tty = isatty(2);
+	struct progress prog = {show_progress, NULL};
+	const struct progress *pp = tty ? &prog : NULL;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	recipe_init(&rec);
+	recipe_init(&given);
+
+	/* the plan */
+	if (a.recipe) {
+		if (recipe_load(a.recipe, &given, &e)) {
+			fprintf(stderr, "punguza: %s\n", e.msg);
+			goto out;
+		}
+		prune_plan_free(&rec.plan);
+		if (prune_plan_copy(&rec.plan, &given.plan, &e))
+			goto fail;
+	} else if (a.preset) {
+		prune_plan_free(&rec.plan);
+		if (plan_preset(a.preset, &rec.plan, &e)) {
+			fprintf(stderr, "punguza: prune: %s\n", e.msg);
+			status = 2;
+			goto out;
+		}
+	}
+	if (apply_knobs(argc, argv, &rec.plan)) {
+		status = 2;
+		goto out;
+	}
+
+	/* the source */
+	rc = model_load(a.dir, &src, pp, &e);
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (rc)
+		goto fail;
+	if (plan_snap(&rec.plan, &src->cfg, &notes, &e)) {
+		fprintf(stderr, "punguza: prune: %s\n", e.msg);
+		status = e.code == ERR_INVALID ? 2 : 1;
+		goto out;
+	}
+	struct prune_plan *p = &rec.plan;
+	bool need_vocab = p->vocab_mode != PLAN_VOCAB_NONE;
+	bool need_calib = p->layer_mode == PLAN_LAYERS_RANK ||
+			  p->select == PLAN_SELECT_ACTIVATION;
+	bool need_tok = need_vocab || need_calib || a.heldout ||
+			(a.formats & EXPORT_GGUF);
+	if ((rc = tok_load(a.tok_path ? a.tok_path : a.dir, &tok, &e))) {
+		if (need_tok)
+			goto fail;
+		tok = NULL;
+	}
+
+	/* vocabulary */
+	struct apply_inputs in = {0};
+	if (need_vocab) {
+		if (p->vocab_mode == PLAN_VOCAB_LIST) {
+			fprintf(stderr, "punguza: prune: an explicit vocabulary "
+					"list is not supported here yet; use "
+					"--vocab K or --min-count C\n");
+			status = 2;
+			goto out;
+		}
+		if (!a.n_corpus) {
+			fprintf(stderr, "punguza: prune: a vocabulary cut "
+					"needs --corpus FILE (text to count "
+					"tokens on)\n");
+			status = 2;
+			goto out;
+		}
+		rc = vocab_count_files(tok, a.corpus, (size_t)a.n_corpus, NULL,
+				       &counts, pp, &e);
+		if (tty)
+			fprintf(stderr, "\r\033[K");
+		if (rc)
+			goto fail;
+		rc = p->vocab_mode == PLAN_VOCAB_TOP_K
+			 ? vocab_keep_top_k(tok, counts, p->vocab_keep,
+					    p->merge_closure, &keep, &e)
+			 : vocab_keep_min_count(tok, counts,
+						(uint64_t)p->vocab_min_count,
+						p->merge_closure, &keep, &e);
+		if (rc)
+			goto fail;
+		in.keep = keep;
+	}
+	if (need_calib) {
+		const char *const *files = a.n_calib ? a.calib : a.corpus;
+		int nf = a.n_calib ? a.n_calib : a.n_corpus;
+		if (!nf) {
+			fprintf(stderr, "punguza: prune: --select activation "
+					"and --rank-layers need --calib FILE\n");
+			status = 2;
+			goto out;
+		}
+		if ((rc = encode_files(tok, files, nf, &calib, &n_calib, &e)))
+			goto fail;
+		in.calib = calib;
+		in.n_calib = n_calib;
+	}
+
+	/* apply */
+	rc = prune_apply(src, tok, p, &in, &pruned, &ptok, &rep, pp, &e);
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (rc)
+		goto fail;
+	for (int i = 0; i < notes.n; i++)
+		fprintf(stderr, "note: %s\n", notes.text[i]);
+	geometry("source", &src->cfg);
+	geometry("pruned", &pruned->cfg);
+	printf("%-9s %.2f%% of the source's parameters\n", "",
+	       plan_pct(config_param_count(&pruned->cfg),
+			config_param_count(&src->cfg)));
+	printf("%-9s %s; layers kept:", "select", rep.select_desc);
+	for (int i = 0; i < rep.n_layers_kept && i < 64; i++)
+		printf(" %d", rep.layers[i]);
+	printf("\n");
+	if (rep.ranked) {
+		printf("%-9s", "influence");
+		for (int i = 0; i < rep.n_layer_scores; i++)
+			printf(" %d:%.4f", i, rep.layer_score[i]);
+		printf(" (1 - cos(in, out))\n");
+	}
+	if (keep)
+		printf("%-9s %d pieces kept (%d forced, %d by closure), "
+		       "coverage %.2f%% of %llu counted tokens\n",
+		       "vocab", keep->n_keep, keep->n_forced, keep->n_closure,
+		       100 * keep->coverage,
+		       (unsigned long long)keep->tokens);
+	printf("%-9s %.1f MB made, %.1f MB borrowed from the source\n",
+	       "memory", rep.owned_bytes / 1e6, rep.borrowed_bytes / 1e6);
+
+	/* measured effect */
+	if (a.heldout) {
+		size_t len;
+		struct prune_effect fx;
+		struct eval_opts eo, *eop = NULL;
+		if ((rc = file_read_all(a.heldout, TEXT_MAX, &held, &len, &e)))
+			goto fail;
+		if (a.ctx) {
+			eval_defaults(&eo);
+			eo.ctx = a.ctx;
+			eo.stride = a.ctx / 2 > 0 ? a.ctx / 2 : 1;
+			eo.prog = pp;
+			eop = &eo;
+		}
+		rc = prune_measure(src, tok, pruned, ptok, held, len, eop, &fx,
+				   &e);
+		if (tty)
+			fprintf(stderr, "\r\033[K");
+		if (rc)
+			goto fail;
+		print_effect(a.heldout, &fx);
+	}
+
+	/* export, with the recipe */
+	char name[256];
+	base_name(a.dir, name, sizeof name);
+	snprintf(rec.source_name, sizeof rec.source_name, "%s", name);
+	rc = export_source_checksum(src, rec.source_checksum,
+				    sizeof rec.source_checksum, pp, &e);
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (rc)
+		goto fail;
+	if (a.recipe && given.source_checksum[0] &&
+	    strcmp(given.source_checksum, rec.source_checksum))
+		fprintf(stderr,
+			"punguza: prune: warning: the recipe was made from a "
+			"source with checksum %s; this one is %s\n",
+			given.source_checksum, rec.source_checksum);
+	recipe_set_counts(&rec, &pruned->cfg);
+	struct export_opts xo = {.src_dir = a.dir,
+				 .out_dir = a.out,
+				 .formats = a.formats,
+				 .dtype = p->export_dtype,
+				 .force = a.force,
+				 .recipe = &rec,
+				 .tok = ptok ? ptok : tok,
+				 .src_tok = keep ? tok : NULL,
+				 .keep = keep,
+				 .name = name};
+	rc = export_model(pruned, &xo, pp, &e);
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (rc)
+		goto fail;
+	printf("\nwrote %s (%s%s%s, %s)\n", a.out,
+	       a.formats & EXPORT_HF ? "hf" : "",
+	       a.formats == (EXPORT_HF | EXPORT_GGUF) ? " + " : "",
+	       a.formats & EXPORT_GGUF ? "gguf" : "",
+	       dtype_name(p->export_dtype));
+	status = 0;
+	goto out;
+fail:
+	fprintf(stderr, "punguza: %s\n", e.msg);
+	status = e.code == ERR_INVALID ? 2 : 1;
+out:
+	free(held);
+	free(calib);
+	vocab_keep_free(keep);
+	vocab_counts_free(counts);
+	tok_free(ptok);
+	tok_free(tok);
+	model_free(pruned);
+	model_free(src);
+	recipe_free(&given);
+	recipe_free(&rec);
+	return status;
+}
