@@ -72,7 +72,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 test: $(BIN) $(TEST_BIN)
-	@sh tests/run.sh $(TEST_BIN)
+	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/tui/test_tui.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
@@ -122,3 +122,24 @@ clean:
 	rm -rf $(O)
 
 -include $(LIB_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+# The shipped model (assets/tiny-inkuba/README.md), end to end: data split,
+# tokenizer (spm_train), training + bf16 export + golden logits
+# (tests/data/tiny), PyTorch measurements.  Needs Debian's python3-torch and
+# python3-sentencepiece; never part of `check`.  Replays the committed
+# per-step schedule of the shipped run, so it rebuilds the same model; about
+# two hours on one core.
+TINY_WORK ?= $(O)/tiny-work
+TINY_PY := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3
+tiny-model:
+	@mkdir -p $(TINY_WORK)
+	$(TINY_PY) assets/tiny-inkuba/prepare_data.py ../shared/data/corpus \
+		assets/tiny-inkuba $(TINY_WORK)
+	sh assets/tiny-inkuba/make_tokenizer.sh $(TINY_WORK) \
+		2>$(TINY_WORK)/spm_train.log
+	$(TINY_PY) assets/tiny-inkuba/train.py --work $(TINY_WORK) \
+		--out assets/tiny-inkuba --golden tests/data/tiny \
+		--steps 1500 --eval-every 50 --dropout 0.1 --lr 2e-3 \
+		--warmup 100 --threads 1 --replay assets/tiny-inkuba/schedule.tsv
+	$(TINY_PY) assets/tiny-inkuba/evaluate.py assets/tiny-inkuba \
+		assets/tiny-inkuba/eval_results.json

@@ -14,9 +14,9 @@ for t in "$@"; do
 		echo "$t: exited $rc without a summary" >&2
 		failed=$((failed + 1)); status=1; continue
 	fi
-	p=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) passed.*/\1/')
-	f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-	s=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+	p=$(printf '%s' "$line" | sed -E 's/(^|.* )([0-9]+) passed.*/\2/')
+	f=$(printf '%s' "$line" | sed -E 's/(^|.* )([0-9]+) failed.*/\2/')
+	s=$(printf '%s' "$line" | sed -nE 's/(^|.* )([0-9]+) skipped.*/\2/p')
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${s:-0}))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "$t: exited $rc" >&2

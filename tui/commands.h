@@ -13,5 +13,15 @@ struct command {
 };
 
 int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
+/* The explorer (no subcommand): punguza [DIR | --preset NAME]. */
+int cmd_explore(int argc, char **argv);
 
 #endif

@@ -1,0 +1,1230 @@
+#include "workbench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "apply.h"
+#include "export.h"
+#include "fileio.h"
+#include "measured.h"
+#include "model.h"
+#include "recipe.h"
+#include "score.h"
+#include "tokenizer.h"
+#include "vocab.h"
+
+const struct published_result wb_published[] = {
+	{"50M", "published-50m", 50480128, 0.4965, 0.4668},
+	{"100M", "published-100m", 105493504, 0.5211, 0.4559},
+	{"40M", "published-40m", 42087424, 0.5326, 0.5061},
+};
+const int wb_n_published =
+	(int)(sizeof wb_published / sizeof wb_published[0]);
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static struct workbench *wb_alloc(struct err *e)
+{
+	struct workbench *wb = calloc(1, sizeof *wb);
+	if (!wb) {
+		err_set(e, ERR_NOMEM, "workbench: out of memory");
+		return NULL;
+	}
+	prune_plan_init(&wb->plan);
+	/* Default assumption: the best published LB (the 40M's), so the
+	 * projection starts at a figure someone actually reached. */
+	wb->lb = 0.5326;
+	wb->ref_zindi = 0.5061;
+	wb->eval_ctx = 256;
+	wb->eval_stride = 128;
+	for (int s = 0; s < 2; s++)
+		pthread_mutex_init(&wb->gen[s].lock, NULL);
+	return wb;
+}
+
+static char *last_part(const char *path)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t s = n;
+	while (s > 0 && path[s - 1] != '/')
+		s--;
+	char *out = malloc(n - s + 1);
+	if (out) {
+		memcpy(out, path + s, n - s);
+		out[n - s] = '\0';
+	}
+	return out;
+}
+
+int wb_open_dir(const char *dir, struct workbench **out, struct err *e)
+{
+	*out = NULL;
+	struct workbench *wb = wb_alloc(e);
+	if (!wb)
+		return ERR_NOMEM;
+	int rc = config_load(dir, &wb->src, e);
+	if (rc)
+		goto fail;
+	if (!(wb->dir = strdup(dir)) || !(wb->name = last_part(dir))) {
+		rc = err_set(e, ERR_NOMEM, "workbench: out of memory");
+		goto fail;
+	}
+	struct measured ms;
+	bool found = false;
+	if (measured_load(dir, &ms, &found, NULL) == 0 && found) {
+		wb->lb = ms.lb_tasks; /* definition (a), as the challenge wrote */
+		wb->lb_measured = true;
+		wb->measured_rows = ms.rows;
+	}
+	struct err te = {0};
+	if (tok_load(dir, &wb->tok, &te)) {
+		wb->tok = NULL;
+		snprintf(wb->tok_note, sizeof wb->tok_note, "%s", te.msg);
+	}
+	if ((rc = wb_set_plan(wb, &wb->plan, e)))
+		goto fail;
+	*out = wb;
+	return 0;
+fail:
+	wb_free(wb);
+	return rc;
+}
+
+int wb_open_preset(const char *preset, const char *tokenizer_path,
+		   struct workbench **out, struct err *e)
+{
+	*out = NULL;
+	struct workbench *wb = wb_alloc(e);
+	if (!wb)
+		return ERR_NOMEM;
+	int rc = plan_geometry_preset(preset, &wb->src, e);
+	if (rc)
+		goto fail;
+	if (!(wb->name = strdup(preset))) {
+		rc = err_set(e, ERR_NOMEM, "workbench: out of memory");
+		goto fail;
+	}
+	wb->plan_only = true;
+	snprintf(wb->plan_only_why, sizeof wb->plan_only_why,
+		 "plan-only: '%s' is a built-in geometry with no weights",
+		 preset);
+	if (tokenizer_path) {
+		if ((rc = tok_load(tokenizer_path, &wb->tok, e)))
+			goto fail;
+		if (tok_vocab_size(wb->tok) != wb->src.vocab_size) {
+			rc = err_set(e, ERR_INVALID,
+				     "tokenizer '%s' has %d pieces, the model %d",
+				     tokenizer_path, tok_vocab_size(wb->tok),
+				     wb->src.vocab_size);
+			goto fail;
+		}
+	} else {
+		snprintf(wb->tok_note, sizeof wb->tok_note,
+			 "no tokenizer given (--tokenizer FILE)");
+	}
+	if ((rc = wb_set_plan(wb, &wb->plan, e)))
+		goto fail;
+	*out = wb;
+	return 0;
+fail:
+	wb_free(wb);
+	return rc;
+}
+
+static void free_strings(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int wb_set_inputs(struct workbench *wb, const char *const *corpus, int n,
+		  const char *heldout, struct err *e)
+{
+	if (wb->task_kind != WB_TASK_NONE) /* a task may be reading them */
+		return err_set(e, ERR_INVALID, "a task is running");
+	char **c = n > 0 ? calloc((size_t)n, sizeof *c) : NULL;
+	char *h = heldout ? strdup(heldout) : NULL;
+	bool oom = (n > 0 && !c) || (heldout && !h);
+	for (int i = 0; i < n && !oom; i++)
+		oom = !(c[i] = strdup(corpus[i]));
+	if (oom) {
+		free_strings(c, n);
+		free(h);
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	}
+	free_strings(wb->corpus, wb->n_corpus);
+	free(wb->heldout);
+	wb->corpus = c;
+	wb->n_corpus = n;
+	wb->heldout = h;
+	return 0;
+}
+
+int wb_set_plan(struct workbench *wb, const struct prune_plan *p,
+		struct err *e)
+{
+	struct plan_estimate est;
+	struct prune_plan snapped;
+	int rc = plan_estimate(p, &wb->src, wb->vocab_count, &est, &snapped, e);
+	if (rc)
+		return rc;
+	prune_plan_free(&wb->plan);
+	wb->plan = snapped;
+	wb->est = est;
+	return 0;
+}
+
+int wb_apply_preset(struct workbench *wb, const char *name, struct err *e)
+{
+	struct prune_plan p;
+	int rc = plan_preset(name, &p, e);
+	if (rc)
+		return rc;
+	rc = wb_set_plan(wb, &p, e);
+	prune_plan_free(&p);
+	return rc;
+}
+
+double wb_zindi(const struct workbench *wb)
+{
+	return score_zindi(wb->lb, wb->est.dst.total);
+}
+
+double wb_breakeven_lb(const struct workbench *wb)
+{
+	return score_breakeven_lb(wb->ref_zindi, wb->est.dst.total);
+}
+
+double wb_source_zindi(const struct workbench *wb)
+{
+	return score_zindi(wb->lb, wb->est.src.total);
+}
+
+void wb_set_lb(struct workbench *wb, double lb)
+{
+	wb->lb = lb < 0 ? 0 : lb > 1 ? 1 : lb;
+	wb->lb_measured = false;
+}
+
+static char *plan_key(const struct prune_plan *p)
+{
+	struct recipe r;
+	recipe_init(&r);
+	char *json = NULL;
+	struct err e;
+	if (prune_plan_copy(&r.plan, p, &e) == 0)
+		recipe_to_json(&r, &json, &e);
+	recipe_free(&r);
+	return json;
+}
+
+char *wb_plan_key(const struct workbench *wb)
+{
+	return plan_key(&wb->plan);
+}
+
+int wb_load_model(struct workbench *wb, const struct progress *prog,
+		  struct err *e)
+{
+	if (wb->model)
+		return 0;
+	if (wb->plan_only)
+		return err_set(e, ERR_INVALID, "%s", wb->plan_only_why);
+	return model_load(wb->dir, &wb->model, prog, e);
+}
+
+bool wb_applied(const struct workbench *wb)
+{
+	if (!wb->pruned || !wb->applied_key)
+		return false;
+	char *key = wb_plan_key(wb);
+	bool same = key && !strcmp(key, wb->applied_key);
+	free(key);
+	return same;
+}
+
+/* --- the prepare task ------------------------------------------------ */
+
+/* What a task reads (copied or borrowed at start) and makes. */
+struct task_ctx {
+	struct workbench *wb;        /* read-only while running */
+	struct prune_plan plan;      /* the plan being applied */
+	char *key;
+	/* results, adopted by wb_poll */
+	struct model *model;         /* loaded here (NULL: wb had it) */
+	struct vocab_counts *counts; /* counted here (NULL: wb had it) */
+	struct vocab_keep *keep;
+	struct tokenizer *pruned_tok;
+	struct model *pruned;
+	char desc[160];
+	struct wb_quality q;
+	bool have_q;
+	/* export */
+	char out_dir[1024];
+	unsigned formats;
+	bool force;
+	struct wb_export_result ex;
+};
+
+static void task_ctx_free(struct task_ctx *t)
+{
+	if (!t)
+		return;
+	prune_plan_free(&t->plan);
+	free(t->key);
+	model_free(t->model);
+	vocab_counts_free(t->counts);
+	vocab_keep_free(t->keep);
+	tok_free(t->pruned_tok);
+	model_free(t->pruned);
+	free(t->q.plan_key);
+	free(t->ex.recipe_json);
+	free(t);
+}
+
+/* Maps a sub-step's progress into [lo, hi] of the whole task. */
+struct sub_progress {
+	const struct progress *outer;
+	double lo, hi;
+};
+
+static int sub_report(void *ctx, double done, const char *stage)
+{
+	struct sub_progress *s = ctx;
+	if (!s->outer || !s->outer->fn)
+		return 0;
+	return s->outer->fn(s->outer->ctx, s->lo + (s->hi - s->lo) * done,
+			    stage);
+}
+
+/* Encodes the corpus files (BOS per line) into one id sequence, up to
+ * max_tokens, for calibration. */
+static int encode_corpus(const struct tokenizer *tok, char *const *paths,
+			 int n, size_t max_tokens, int **out, size_t *n_out,
+			 struct err *e)
+{
+	int *all = NULL;
+	size_t len = 0, cap = 0;
+	int rc = 0;
+	for (int f = 0; f < n && len < max_tokens && !rc; f++) {
+		char *text;
+		size_t tl;
+		if ((rc = file_read_all(paths[f], 256u << 20, &text, &tl, e)))
+			break;
+		char *line = text, *end = text + tl;
+		while (line < end && len < max_tokens && !rc) {
+			char *nl = memchr(line, '\n', (size_t)(end - line));
+			size_t ll = nl ? (size_t)(nl - line) : (size_t)(end - line);
+			int *ids = NULL;
+			size_t ni = 0;
+			if (ll > 0 &&
+			    !(rc = tok_encode(tok, line, ll, true, &ids, &ni, e))) {
+				if (len + ni > cap) {
+					size_t nc = cap ? cap * 2 : 4096;
+					while (nc < len + ni)
+						nc *= 2;
+					int *na = realloc(all, nc * sizeof *na);
+					if (!na)
+						rc = err_set(e, ERR_NOMEM,
+							     "calibration: out of memory");
+					else {
+						all = na;
+						cap = nc;
+					}
+				}
+				if (!rc) {
+					memcpy(all + len, ids, ni * sizeof *ids);
+					len += ni;
+				}
+			}
+			free(ids);
+			line += ll + 1;
+		}
+		free(text);
+	}
+	if (rc) {
+		free(all);
+		return rc;
+	}
+	if (len > max_tokens)
+		len = max_tokens;
+	*out = all;
+	*n_out = len;
+	return 0;
+}
+
+static bool plan_needs_vocab(const struct prune_plan *p)
+{
+	return p->vocab_mode != PLAN_VOCAB_NONE;
+}
+
+static bool plan_needs_calib(const struct prune_plan *p)
+{
+	return p->select == PLAN_SELECT_ACTIVATION ||
+	       p->layer_mode == PLAN_LAYERS_RANK;
+}
+
+/* Makes the pruned copy of t->plan: the body of the prepare task. */
+static int do_prepare(struct task_ctx *t, const struct progress *prog,
+		      struct err *e)
+{
+	struct workbench *wb = t->wb;
+	const struct model *src = wb->model;
+	int rc;
+	struct sub_progress sp = {prog, 0, 0.4};
+	struct progress sub = {sub_report, &sp};
+	if (!src) {
+		if ((rc = model_load(wb->dir, &t->model, &sub, e)))
+			return rc;
+		src = t->model;
+	}
+	const struct tokenizer *tok = wb->tok;
+	struct apply_inputs in = {0};
+	if (plan_needs_vocab(&t->plan)) {
+		if (!tok)
+			return err_set(e, ERR_INVALID,
+				       "cannot prune the vocabulary: %s",
+				       wb->tok_note);
+		if (wb->n_corpus == 0)
+			return err_set(e, ERR_INVALID,
+				       "cannot prune the vocabulary: no corpus "
+				       "to count tokens on");
+		const struct vocab_counts *counts = wb->counts;
+		if (!counts) {
+			sp.lo = 0.4;
+			sp.hi = 0.6;
+			if ((rc = vocab_count_files(tok,
+						    (const char *const *)wb->corpus,
+						    (size_t)wb->n_corpus, NULL,
+						    &t->counts, &sub, e)))
+				return rc;
+			counts = t->counts;
+		}
+		if (t->plan.vocab_mode == PLAN_VOCAB_TOP_K)
+			rc = vocab_keep_top_k(tok, counts, t->plan.vocab_keep,
+					      t->plan.merge_closure, &t->keep, e);
+		else if (t->plan.vocab_mode == PLAN_VOCAB_MIN_COUNT)
+			rc = vocab_keep_min_count(tok, counts,
+						  (uint64_t)t->plan.vocab_min_count,
+						  t->plan.merge_closure, &t->keep,
+						  e);
+		else
+			rc = err_set(e, ERR_UNSUPPORTED,
+				     "the explorer applies top-K and min-count "
+				     "vocabularies; use 'punguza prune' for a list");
+		if (rc || (rc = vocab_rewrite(tok, t->keep, &t->pruned_tok, e)))
+			return rc;
+		in.vocab_keep = t->keep->keep;
+		in.n_vocab_keep = t->keep->n_keep;
+		in.vocab_tok = t->pruned_tok;
+	}
+	int *calib = NULL;
+	size_t n_calib = 0;
+	if (plan_needs_calib(&t->plan)) {
+		if (!tok || wb->n_corpus == 0)
+			return err_set(e, ERR_INVALID,
+				       "activation selection and layer ranking "
+				       "need a tokenizer and calibration text");
+		if ((rc = encode_corpus(tok, wb->corpus, wb->n_corpus, 16384,
+					&calib, &n_calib, e)))
+			return rc;
+		in.calib = calib;
+		in.n_calib = n_calib;
+	}
+	sp.lo = 0.6;
+	sp.hi = 1.0;
+	struct apply_report rep;
+	struct tokenizer *out_tok = NULL;
+	rc = prune_apply(src, tok, &t->plan, &in, &t->pruned, &out_tok, &rep,
+			 &sub, e);
+	free(calib);
+	if (rc)
+		return rc;
+	if (out_tok) { /* apply made its own tokenizer: prefer it */
+		tok_free(t->pruned_tok);
+		t->pruned_tok = out_tok;
+	}
+	snprintf(t->desc, sizeof t->desc, "%s; %d layers kept",
+		 rep.select_desc, rep.n_layers_kept);
+	return 0;
+}
+
+static int prepare_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	return do_prepare(arg, prog, e);
+}
+
+static int task_begin(struct workbench *wb, enum wb_task kind,
+		      struct task_ctx **out, struct err *e)
+{
+	if (wb->plan_only)
+		return err_set(e, ERR_INVALID, "%s", wb->plan_only_why);
+	if (wb->task_kind != WB_TASK_NONE)
+		return err_set(e, ERR_INVALID, "another task is running");
+	struct task_ctx *t = calloc(1, sizeof *t);
+	if (!t)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	t->wb = wb;
+	if (prune_plan_copy(&t->plan, &wb->plan, e) ||
+	    !(t->key = wb_plan_key(wb))) {
+		task_ctx_free(t);
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	}
+	(void)kind;
+	*out = t;
+	return 0;
+}
+
+static int task_launch(struct workbench *wb, enum wb_task kind,
+		       struct task_ctx *t, job_fn fn, struct err *e)
+{
+	int rc = job_start(&wb->task, fn, t, e);
+	if (rc) {
+		task_ctx_free(t);
+		return rc;
+	}
+	wb->task_kind = kind;
+	wb->task_result = t;
+	wb->task_error[0] = '\0';
+	return 0;
+}
+
+int wb_start_prepare(struct workbench *wb, struct err *e)
+{
+	if (wb_applied(wb))
+		return 0;
+	struct task_ctx *t;
+	int rc = task_begin(wb, WB_TASK_PREPARE, &t, e);
+	if (rc)
+		return rc;
+	return task_launch(wb, WB_TASK_PREPARE, t, prepare_fn, e);
+}
+
+/* --- quality ---------------------------------------------------------- */
+
+static double count_words(const char *s, size_t n)
+{
+	double w = 0;
+	bool in = false;
+	for (size_t i = 0; i < n; i++) {
+		bool sp = s[i] == ' ' || s[i] == '\n' || s[i] == '\t' ||
+			  s[i] == '\r';
+		if (!sp && !in)
+			w++;
+		in = !sp;
+	}
+	return w;
+}
+
+/* Encodes a whole text file as one sequence: BOS, then each line's ids,
+ * lines joined by the tokenizer's encoding of "\n" being absent: the
+ * model saw lines one at a time (BOS each), so we do the same. */
+static int encode_file_lines(const struct tokenizer *tok, const char *path,
+			     int **ids, size_t *n, uint64_t *bytes,
+			     double *words, struct err *e)
+{
+	char *text;
+	size_t tl;
+	int rc = file_read_all(path, 256u << 20, &text, &tl, e);
+	if (rc)
+		return rc;
+	*bytes = 0;
+	*words = count_words(text, tl);
+	char *p = text, *end = text + tl;
+	int *all = NULL;
+	size_t len = 0, cap = 0;
+	while (p < end && !rc) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (ll) {
+			int *li = NULL;
+			size_t ln = 0;
+			if (!(rc = tok_encode(tok, p, ll, true, &li, &ln, e))) {
+				if (len + ln > cap) {
+					size_t nc = cap ? cap * 2 : 4096;
+					while (nc < len + ln)
+						nc *= 2;
+					int *na = realloc(all, nc * sizeof *na);
+					if (!na)
+						rc = err_set(e, ERR_NOMEM,
+							     "'%s': out of memory",
+							     path);
+					else {
+						all = na;
+						cap = nc;
+					}
+				}
+				if (!rc) {
+					memcpy(all + len, li, ln * sizeof *li);
+					len += ln;
+					*bytes += ll;
+				}
+			}
+			free(li);
+		}
+		p += ll + 1;
+	}
+	free(text);
+	if (rc) {
+		free(all);
+		return rc;
+	}
+	*ids = all;
+	*n = len;
+	return 0;
+}
+
+static int quality_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	struct task_ctx *t = arg;
+	struct workbench *wb = t->wb;
+	int rc;
+	/* wb_start_quality checked the plan is applied; wb->plan itself may
+	 * change under us (the user keeps turning knobs), so it is not read
+	 * here. */
+	if (!wb->tok)
+		return err_set(e, ERR_INVALID, "quality needs a tokenizer");
+	const struct tokenizer *ptok = wb->pruned_tok ? wb->pruned_tok
+						      : wb->tok;
+	int *ids = NULL, *pids = NULL;
+	size_t n = 0, pn = 0;
+	uint64_t bytes;
+	double words;
+	if ((rc = encode_file_lines(wb->tok, wb->heldout, &ids, &n, &bytes,
+				    &words, e)) ||
+	    (rc = encode_file_lines(ptok, wb->heldout, &pids, &pn, &bytes,
+				    &words, e)))
+		goto done;
+	struct eval_opts o;
+	eval_defaults(&o);
+	o.ctx = wb->eval_ctx;
+	o.stride = wb->eval_stride;
+	o.text_bytes = bytes;
+	struct sub_progress sp = {prog, 0, 0.45};
+	struct progress sub = {sub_report, &sp};
+	o.prog = &sub;
+	t->q.has_kl = wb->pruned_tok == NULL;
+	if ((rc = eval_run(wb->model, NULL, ids, n, &o, &t->q.orig, e)))
+		goto done;
+	sp.lo = 0.45;
+	sp.hi = 0.9;
+	if ((rc = eval_run(wb->pruned, t->q.has_kl ? wb->model : NULL, pids,
+			   pn, &o, &t->q.pruned, e)))
+		goto done;
+	t->q.words = words;
+	/* Per-layer influence: ranking all L layers computes every score. */
+	if (wb->n_corpus > 0) {
+		int *calib = NULL;
+		size_t nc = 0;
+		if ((rc = encode_corpus(wb->tok, wb->corpus, wb->n_corpus, 4096,
+					&calib, &nc, e)))
+			goto done;
+		struct prune_plan rank;
+		prune_plan_init(&rank);
+		rank.layer_mode = PLAN_LAYERS_RANK;
+		rank.n_layers = wb->src.n_layers;
+		struct apply_inputs in = {.calib = calib, .n_calib = nc};
+		struct prune_index ix;
+		struct apply_report rep;
+		sp.lo = 0.9;
+		sp.hi = 1.0;
+		rc = prune_select(wb->model, &rank, &in, &ix, &rep, &sub, e);
+		free(calib);
+		prune_plan_free(&rank);
+		if (rc)
+			goto done;
+		t->q.n_layers = rep.n_layer_scores;
+		for (int i = 0; i < rep.n_layer_scores && i < 64; i++)
+			t->q.layer_score[i] = rep.layer_score[i];
+		t->q.has_layer_scores = rep.ranked;
+		prune_index_free(&ix);
+	}
+	t->have_q = true;
+done:
+	free(ids);
+	free(pids);
+	return rc;
+}
+
+/* Quality results are remembered per plan and held-out text. */
+static char *quality_key(const char *plan_key, const char *heldout)
+{
+	size_t a = strlen(plan_key), b = heldout ? strlen(heldout) : 0;
+	char *k = malloc(a + b + 2);
+	if (k) {
+		memcpy(k, plan_key, a);
+		k[a] = '\n';
+		memcpy(k + a + 1, heldout ? heldout : "", b);
+		k[a + b + 1] = '\0';
+	}
+	return k;
+}
+
+int wb_start_quality(struct workbench *wb, struct err *e)
+{
+	if (!wb_applied(wb))
+		return err_set(e, ERR_INVALID, "apply the plan first");
+	if (!wb->heldout)
+		return err_set(e, ERR_INVALID, "no held-out text to measure on");
+	struct task_ctx *t;
+	int rc = task_begin(wb, WB_TASK_QUALITY, &t, e);
+	if (rc)
+		return rc;
+	char *k = quality_key(t->key, wb->heldout);
+	if (!k) {
+		task_ctx_free(t);
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	}
+	free(t->key);
+	t->key = k;
+	return task_launch(wb, WB_TASK_QUALITY, t, quality_fn, e);
+}
+
+static int count_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	struct task_ctx *t = arg;
+	struct workbench *wb = t->wb;
+	return vocab_count_files(wb->tok, (const char *const *)wb->corpus,
+				 (size_t)wb->n_corpus, NULL, &t->counts, prog,
+				 e);
+}
+
+int wb_start_count(struct workbench *wb, struct err *e)
+{
+	if (wb->counts)
+		return 0;
+	if (!wb->tok)
+		return err_set(e, ERR_INVALID, "no tokenizer: %s", wb->tok_note);
+	if (wb->n_corpus == 0)
+		return err_set(e, ERR_INVALID, "no corpus to count");
+	if (wb->task_kind != WB_TASK_NONE)
+		return err_set(e, ERR_INVALID, "another task is running");
+	struct task_ctx *t = calloc(1, sizeof *t);
+	if (!t)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	t->wb = wb;
+	return task_launch(wb, WB_TASK_COUNT, t, count_fn, e);
+}
+
+static int export_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	struct task_ctx *t = arg;
+	struct workbench *wb = t->wb;
+	struct recipe r;
+	recipe_init(&r);
+	int rc = prune_plan_copy(&r.plan, &t->plan, e);
+	if (rc)
+		goto done;
+	snprintf(r.source_name, sizeof r.source_name, "%s", wb->name);
+	struct sub_progress sp = {prog, 0, 0.3};
+	struct progress sub = {sub_report, &sp};
+	if ((rc = export_source_checksum(wb->model, r.source_checksum,
+					 sizeof r.source_checksum, &sub, e)))
+		goto done;
+	recipe_set_counts(&r, &wb->pruned->cfg);
+	struct export_opts o = {
+		.src_dir = wb->dir,
+		.out_dir = t->out_dir,
+		.formats = t->formats,
+		.dtype = t->plan.export_dtype,
+		.force = t->force,
+		.recipe = &r,
+		.tok = wb->pruned_tok ? wb->pruned_tok : wb->tok,
+		.src_tok = wb->pruned_tok ? wb->tok : NULL,
+		.keep = wb->pruned_tok ? wb->keep : NULL,
+		.name = wb->name,
+	};
+	sp.lo = 0.3;
+	sp.hi = 1.0;
+	if ((rc = export_model(wb->pruned, &o, &sub, e)) ||
+	    (rc = recipe_to_json(&r, &t->ex.recipe_json, e)))
+		goto done;
+	/* list what was written, for the screen */
+	snprintf(t->ex.out_dir, sizeof t->ex.out_dir, "%s", t->out_dir);
+	DIR *d = opendir(t->out_dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) && t->ex.n_files < 16) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[2048];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", t->out_dir, de->d_name);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		int i = t->ex.n_files++;
+		snprintf(t->ex.files[i], sizeof t->ex.files[i], "%s", de->d_name);
+		t->ex.sizes[i] = (uint64_t)st.st_size;
+	}
+	if (d)
+		closedir(d);
+	t->ex.done = true;
+done:
+	recipe_free(&r);
+	return rc;
+}
+
+int wb_start_export(struct workbench *wb, const char *out_dir,
+		    unsigned formats, bool force, struct err *e)
+{
+	if (!wb_applied(wb))
+		return err_set(e, ERR_INVALID, "apply the plan first");
+	if (!formats)
+		return err_set(e, ERR_INVALID, "choose at least one format");
+	struct task_ctx *t;
+	int rc = task_begin(wb, WB_TASK_EXPORT, &t, e);
+	if (rc)
+		return rc;
+	snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir);
+	t->formats = formats;
+	t->force = force;
+	return task_launch(wb, WB_TASK_EXPORT, t, export_fn, e);
+}
+
+enum wb_task wb_task_status(struct workbench *wb, double *done, char *stage,
+			    int cap)
+{
+	if (wb->task_kind == WB_TASK_NONE)
+		return WB_TASK_NONE;
+	job_poll(&wb->task, done, stage, cap);
+	return wb->task_kind;
+}
+
+void wb_cancel_task(struct workbench *wb)
+{
+	if (wb->task_kind != WB_TASK_NONE)
+		job_cancel(&wb->task);
+}
+
+static void adopt(struct workbench *wb, struct task_ctx *t)
+{
+	if (t->model) {
+		wb->model = t->model;
+		t->model = NULL;
+	}
+	if (t->counts && !wb->counts) {
+		wb->counts = t->counts;
+		t->counts = NULL;
+	}
+	if (t->pruned) {
+		/* generations may be reading the old copy: stop them first */
+		wb_gen_stop(wb, WB_PRUNED);
+		model_free(wb->pruned);
+		tok_free(wb->pruned_tok);
+		vocab_keep_free(wb->keep);
+		free(wb->applied_key);
+		wb->pruned = t->pruned;
+		wb->pruned_tok = t->pruned_tok;
+		wb->keep = t->keep;
+		wb->applied_key = t->key;
+		t->pruned = NULL;
+		t->pruned_tok = NULL;
+		t->keep = NULL;
+		t->key = NULL;
+		snprintf(wb->apply_desc, sizeof wb->apply_desc, "%s", t->desc);
+	}
+	if (t->ex.done) {
+		free(wb->exported.recipe_json);
+		wb->exported = t->ex;
+		t->ex.recipe_json = NULL;
+	}
+	if (t->have_q) {
+		struct wb_quality *nq = realloc(
+			wb->quality, (size_t)(wb->n_quality + 1) * sizeof *nq);
+		if (nq) {
+			wb->quality = nq;
+			t->q.plan_key = t->key;
+			t->key = NULL;
+			wb->quality[wb->n_quality++] = t->q;
+			t->q.plan_key = NULL;
+		}
+	}
+}
+
+bool wb_poll(struct workbench *wb)
+{
+	bool changed = false;
+	if (wb->task_kind != WB_TASK_NONE &&
+	    job_poll(&wb->task, NULL, NULL, 0) == JOB_DONE) {
+		struct err e = {0};
+		int rc = job_wait(&wb->task, &e);
+		struct task_ctx *t = wb->task_result;
+		if (rc)
+			snprintf(wb->task_error, sizeof wb->task_error, "%s",
+				 e.msg);
+		else
+			adopt(wb, t);
+		task_ctx_free(t);
+		wb->task_result = NULL;
+		wb->task_kind = WB_TASK_NONE;
+		changed = true;
+	}
+	for (int s = 0; s < 2; s++) {
+		struct wb_gen *g = &wb->gen[s];
+		if (job_poll(&g->job, NULL, NULL, 0) == JOB_RUNNING)
+			changed = true; /* streaming text: keep redrawing */
+		else if (job_poll(&g->job, NULL, NULL, 0) == JOB_DONE) {
+			struct err e = {0};
+			if (job_wait(&g->job, &e) && e.code != ERR_CANCELLED) {
+				pthread_mutex_lock(&g->lock);
+				snprintf(g->error, sizeof g->error, "%s", e.msg);
+				pthread_mutex_unlock(&g->lock);
+			}
+			changed = true;
+		}
+	}
+	return changed;
+}
+
+const struct wb_quality *wb_quality_current(const struct workbench *wb)
+{
+	char *pk = wb_plan_key(wb);
+	char *key = pk ? quality_key(pk, wb->heldout) : NULL;
+	free(pk);
+	const struct wb_quality *found = NULL;
+	for (int i = wb->n_quality - 1; key && i >= 0 && !found; i--)
+		if (!strcmp(wb->quality[i].plan_key, key))
+			found = &wb->quality[i];
+	free(key);
+	return found;
+}
+
+/* --- generation ------------------------------------------------------- */
+
+static int gen_sink(void *ctx, const char *s, size_t n)
+{
+	struct wb_gen *g = ctx;
+	pthread_mutex_lock(&g->lock);
+	if (g->len + n + 1 > g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : 1024;
+		while (nc < g->len + n + 1)
+			nc *= 2;
+		char *nt = realloc(g->text, nc);
+		if (!nt) {
+			pthread_mutex_unlock(&g->lock);
+			return 1;
+		}
+		g->text = nt;
+		g->cap = nc;
+	}
+	memcpy(g->text + g->len, s, n);
+	g->len += n;
+	g->text[g->len] = '\0';
+	if (!g->t_first)
+		g->t_first = now_s();
+	g->tokens++;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+/* Stops a generation when its job is cancelled: gen_run only checks its
+ * sink's answer, so the sink asks the job. */
+struct gen_task {
+	struct wb_gen *g;
+	const struct progress *prog;
+};
+
+static int gen_sink_job(void *ctx, const char *s, size_t n)
+{
+	struct gen_task *gt = ctx;
+	if (progress_report(gt->prog, 0, "generating", NULL))
+		return 1;
+	return gen_sink(gt->g, s, n);
+}
+
+static int gen_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	struct wb_gen *g = arg;
+	struct gen_task gt = {g, prog};
+	struct gen_stats st;
+	int rc = gen_run(g->model, g->tok, g->prompt, strlen(g->prompt),
+			 &g->opts, gen_sink_job, &gt, &st, e);
+	pthread_mutex_lock(&g->lock);
+	g->stats = st;
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+int wb_gen_start(struct workbench *wb, enum wb_side side, const char *prompt,
+		 const struct gen_opts *o, struct err *e)
+{
+	struct wb_gen *g = &wb->gen[side];
+	const struct model *m = side == WB_ORIGINAL ? wb->model : wb->pruned;
+	const struct tokenizer *t =
+		side == WB_PRUNED && wb->pruned_tok ? wb->pruned_tok : wb->tok;
+	if (!m)
+		return err_set(e, ERR_INVALID,
+			       side == WB_ORIGINAL ? "the model is not loaded"
+						   : "the plan is not applied");
+	if (!t)
+		return err_set(e, ERR_INVALID, "no tokenizer: %s", wb->tok_note);
+	wb_gen_stop(wb, side);
+	char *p = strdup(prompt);
+	if (!p)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	pthread_mutex_lock(&g->lock);
+	free(g->prompt);
+	g->prompt = p;
+	g->len = 0;
+	if (g->text)
+		g->text[0] = '\0';
+	g->tokens = 0;
+	g->t_start = now_s();
+	g->t_first = 0;
+	memset(&g->stats, 0, sizeof g->stats);
+	g->error[0] = '\0';
+	g->model = m;
+	g->tok = t;
+	g->opts = *o;
+	g->has_run = true;
+	pthread_mutex_unlock(&g->lock);
+	return job_start(&g->job, gen_fn, g, e);
+}
+
+void wb_gen_stop(struct workbench *wb, enum wb_side side)
+{
+	struct wb_gen *g = &wb->gen[side];
+	job_cancel(&g->job);
+	job_wait(&g->job, NULL);
+}
+
+void wb_gen_view(struct workbench *wb, enum wb_side side,
+		 struct wb_gen_view *out)
+{
+	struct wb_gen *g = &wb->gen[side];
+	memset(out, 0, sizeof *out);
+	enum job_state st = job_poll(&g->job, NULL, NULL, 0);
+	pthread_mutex_lock(&g->lock);
+	if (g->len + 1 > g->view_cap) {
+		char *nv = realloc(g->view, g->len + 1);
+		if (nv) {
+			g->view = nv;
+			g->view_cap = g->len + 1;
+		}
+	}
+	if (g->view && g->view_cap > g->len) {
+		memcpy(g->view, g->text ? g->text : "", g->len);
+		g->view[g->len] = '\0';
+		out->text = g->view;
+	} else {
+		out->text = "";
+	}
+	out->tokens = g->tokens;
+	bool running = st == JOB_RUNNING;
+	double end = running ? now_s() : g->t_start + g->stats.prompt_seconds +
+						     g->stats.gen_seconds;
+	out->seconds = g->t_first ? end - g->t_first : 0;
+	if (!running && g->stats.gen_seconds > 0)
+		out->tok_per_s = g->stats.new_tokens / g->stats.gen_seconds;
+	else if (out->seconds > 0 && g->tokens > 1)
+		out->tok_per_s = (g->tokens - 1) / out->seconds;
+	out->running = running;
+	out->done = g->has_run && !running;
+	out->has_run = g->has_run;
+	out->stopped_eos = g->stats.hit_eos;
+	out->error = g->error[0] ? g->error : NULL;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* --- vocabulary preview ---------------------------------------------- */
+
+static void preview_free(struct wb_vocab_preview *p)
+{
+	if (!p)
+		return;
+	vocab_keep_free(p->keep);
+	tok_free(p->tok);
+	free(p->sample_text);
+	free(p->split_before);
+	free(p->split_after);
+	free(p);
+}
+
+/* Reads up to 40 non-empty lines from the corpus files, alternating. */
+static int load_samples(struct workbench *wb, struct err *e)
+{
+	if (wb->samples)
+		return 0;
+	wb->samples = calloc(40, sizeof *wb->samples);
+	if (!wb->samples)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	for (int f = 0; f < wb->n_corpus; f++) {
+		char *text;
+		size_t len;
+		int rc = file_read_all(wb->corpus[f], 256u << 20, &text, &len, e);
+		if (rc)
+			return rc;
+		char *p = text, *end = text + len;
+		int taken = 0;
+		while (p < end && wb->n_samples < 40 &&
+		       taken < 40 / (wb->n_corpus ? wb->n_corpus : 1)) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			if (ll > 20 && ll < 400) {
+				char *line = malloc(ll + 1);
+				if (!line) {
+					free(text);
+					return err_set(e, ERR_NOMEM,
+						       "workbench: out of memory");
+				}
+				memcpy(line, p, ll);
+				line[ll] = '\0';
+				wb->samples[wb->n_samples++] = line;
+				taken++;
+			}
+			p += ll + 1;
+		}
+		free(text);
+	}
+	return 0;
+}
+
+/* The pieces of text under tok, joined by '|' (malloc'd). */
+static char *split_pieces(const struct tokenizer *tok, const char *text,
+			  int *n_tokens, struct err *e)
+{
+	int *ids = NULL;
+	size_t n = 0;
+	if (tok_encode(tok, text, strlen(text), false, &ids, &n, e))
+		return NULL;
+	size_t cap = 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t pl;
+		tok_piece(tok, ids[i], &pl);
+		cap += pl + 1;
+	}
+	char *out = malloc(cap);
+	if (out) {
+		size_t o = 0;
+		for (size_t i = 0; i < n; i++) {
+			size_t pl;
+			const char *pc = tok_piece(tok, ids[i], &pl);
+			if (i)
+				out[o++] = '|';
+			memcpy(out + o, pc, pl);
+			o += pl;
+		}
+		out[o] = '\0';
+	}
+	*n_tokens = (int)n;
+	free(ids);
+	return out;
+}
+
+/* Tokens per word of the first WB_TPW_BYTES of the corpus under tok. */
+static int corpus_tpw(const struct workbench *wb, const struct tokenizer *tok,
+		      double *tpw, uint64_t *bytes_used, struct err *e)
+{
+	struct vocab_counts *c = NULL;
+	struct vocab_count_opts o = {.format = VOCAB_TEXT,
+				     .max_bytes = WB_TPW_BYTES};
+	int rc = vocab_count_files(tok, (const char *const *)wb->corpus,
+				   (size_t)wb->n_corpus, &o, &c, NULL, e);
+	if (rc)
+		return rc;
+	*tpw = c->words ? (double)c->tokens / (double)c->words : 0;
+	*bytes_used = c->bytes;
+	vocab_counts_free(c);
+	return 0;
+}
+
+int wb_vocab_preview(struct workbench *wb, int sample,
+		     const struct wb_vocab_preview **out, struct err *e)
+{
+	*out = NULL;
+	if (!wb->counts)
+		return err_set(e, ERR_INVALID, "the corpus is not counted yet");
+	int rc = load_samples(wb, e);
+	if (rc)
+		return rc;
+	int k = wb->plan.vocab_mode == PLAN_VOCAB_NONE ? wb->src.vocab_size
+						       : wb->est.cfg.vocab_size;
+	bool closure = wb->plan.merge_closure;
+	if (wb->n_samples)
+		sample = ((sample % wb->n_samples) + wb->n_samples) %
+			 wb->n_samples;
+	struct wb_vocab_preview *p = wb->preview;
+	if (p && p->k == k && p->closure == closure && p->sample == sample) {
+		*out = p;
+		return 0;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	p->k = k;
+	p->closure = closure;
+	p->sample = sample;
+	if ((rc = vocab_keep_top_k(wb->tok, wb->counts, k, closure, &p->keep,
+				   e)) ||
+	    (rc = vocab_rewrite(wb->tok, p->keep, &p->tok, e)) ||
+	    (rc = corpus_tpw(wb, wb->tok, &p->tpw_before, &p->tpw_bytes, e)) ||
+	    (rc = corpus_tpw(wb, p->tok, &p->tpw_after, &p->tpw_bytes, e)))
+		goto fail;
+	if (wb->n_samples) {
+		const char *s = wb->samples[sample];
+		if (!(p->sample_text = strdup(s)) ||
+		    !(p->split_before = split_pieces(wb->tok, s, &p->n_before, e)) ||
+		    !(p->split_after = split_pieces(p->tok, s, &p->n_after, e))) {
+			rc = e && e->code ? e->code : ERR_NOMEM;
+			goto fail;
+		}
+	}
+	preview_free(wb->preview);
+	wb->preview = p;
+	*out = p;
+	return 0;
+fail:
+	preview_free(p);
+	return rc ? rc : err_set(e, ERR_NOMEM, "workbench: out of memory");
+}
+
+void wb_free(struct workbench *wb)
+{
+	if (!wb)
+		return;
+	for (int s = 0; s < 2; s++) {
+		job_destroy(&wb->gen[s].job);
+		free(wb->gen[s].text);
+		free(wb->gen[s].view);
+		free(wb->gen[s].prompt);
+		pthread_mutex_destroy(&wb->gen[s].lock);
+	}
+	if (wb->task_kind != WB_TASK_NONE) {
+		job_cancel(&wb->task);
+		job_wait(&wb->task, NULL);
+		task_ctx_free(wb->task_result);
+	}
+	job_destroy(&wb->task);
+	for (int i = 0; i < wb->n_quality; i++)
+		free(wb->quality[i].plan_key);
+	free(wb->quality);
+	preview_free(wb->preview);
+	free_strings(wb->samples, wb->n_samples);
+	free(wb->exported.recipe_json);
+	model_free(wb->pruned);
+	tok_free(wb->pruned_tok);
+	vocab_keep_free(wb->keep);
+	vocab_counts_free(wb->counts);
+	free(wb->applied_key);
+	model_free(wb->model);
+	tok_free(wb->tok);
+	prune_plan_free(&wb->plan);
+	config_free(&wb->src);
+	free_strings(wb->corpus, wb->n_corpus);
+	free(wb->heldout);
+	free(wb->dir);
+	free(wb->name);
+	free(wb);
+}

@@ -1,0 +1,270 @@
+/*
+ * workbench — what the explorer (and the CLI) holds while a user works:
+ * the source (a model directory, or a built-in geometry with no weights),
+ * its tokenizer, the plan as the user has set it, the instant estimate of
+ * that plan, the score assumptions (assumed or measured LB, the reference
+ * zindi to beat), and the results of the long operations: the pruned copy,
+ * generations, quality measurements.
+ *
+ * The TUI draws a workbench and turns keys into calls on it; nothing it
+ * shows is computed anywhere else, so `punguza plan` prints the same
+ * figures for the same knobs.
+ *
+ * Long operations run on background threads (job.h). One "task" at a time
+ * (prepare = load weights + count vocabulary + calibrate + apply, quality,
+ * export) plus one generation per side. While a task runs, its thread only
+ * reads the workbench's source model, tokenizer and inputs and writes into
+ * a private result; wb_poll() — called by the UI thread at every tick —
+ * adopts finished results. So the UI thread may read every field at any
+ * time, and must not change the source (open/close) while a task runs.
+ *
+ * Ownership: the workbench owns everything it points to; wb_free() cancels
+ * and joins running work, then frees it all.
+ */
+#ifndef PUNGUZA_WORKBENCH_H
+#define PUNGUZA_WORKBENCH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "eval.h"
+#include "generate.h"
+#include "job.h"
+#include "plan.h"
+#include "progress.h"
+
+struct model;
+struct tokenizer;
+struct vocab_counts;
+struct vocab_keep;
+
+/* A published result of the recipe (DESIGN §1.3), for the chart. */
+struct published_result {
+	const char *name;   /* "50M" */
+	const char *preset; /* plan preset that rebuilds its geometry */
+	uint64_t params;
+	double lb;          /* private leaderboard */
+	double zindi;
+};
+
+extern const struct published_result wb_published[];
+extern const int wb_n_published;
+/* Unmodified InkubaLM's published zindi (DESIGN §1.3). */
+#define WB_BASELINE_ZINDI 0.0758
+
+enum wb_side { WB_ORIGINAL = 0, WB_PRUNED = 1 };
+
+enum wb_task {
+	WB_TASK_NONE = 0,
+	WB_TASK_PREPARE, /* load weights, count, calibrate, apply the plan */
+	WB_TASK_QUALITY, /* bits per byte etc. of original and pruned */
+	WB_TASK_COUNT,   /* count the vocabulary corpus */
+	WB_TASK_EXPORT,  /* write the applied plan's model */
+};
+
+/* What the last export wrote. */
+struct wb_export_result {
+	bool done;
+	char out_dir[1024];
+	int n_files;
+	char files[16][256];    /* names inside out_dir */
+	uint64_t sizes[16];     /* bytes */
+	char *recipe_json;      /* punguza.json's text */
+};
+
+/* One side of the Run screen. Guarded by its lock: read it through
+ * wb_gen_view(). */
+struct wb_gen {
+	struct job job;
+	pthread_mutex_t lock;
+	char *text; /* generated so far, NUL-terminated */
+	size_t len, cap;
+	int tokens;
+	double t_start, t_first; /* monotonic seconds */
+	struct gen_stats stats;  /* final, when done */
+	const struct model *model;
+	const struct tokenizer *tok;
+	char *prompt;
+	struct gen_opts opts;
+	bool has_run;
+	char error[ERR_MSG_MAX];
+	char *view; /* the UI thread's copy of text (wb_gen_view) */
+	size_t view_cap;
+};
+
+struct wb_gen_view {
+	const char *text; /* valid until the next wb_gen_view/wb_poll */
+	int tokens;
+	double seconds;   /* since the first token */
+	double tok_per_s;
+	bool running, done, has_run, stopped_eos;
+	const char *error;
+};
+
+/* Quality of one plan, remembered so moving a knob back shows it at once. */
+struct wb_quality {
+	char *plan_key;          /* the plan as recipe JSON */
+	struct eval_result orig; /* over the held-out text */
+	struct eval_result pruned;
+	bool has_kl;             /* vocabulary unchanged: KL/top-1 valid */
+	double words;            /* whitespace words in the held-out text */
+	int n_layers;
+	double layer_score[64];  /* source layer -> 1 - cos(in, out) */
+	bool has_layer_scores;
+};
+
+/* The Vocabulary screen's figures for one K, computed on the UI thread in
+ * milliseconds (the counts are made once, by the count task). */
+struct wb_vocab_preview {
+	int k;                      /* kept pieces asked for */
+	bool closure;
+	struct vocab_keep *keep;    /* coverage, unreachable, margin */
+	struct tokenizer *tok;      /* the rewritten tokenizer */
+	double tpw_before, tpw_after; /* tokens per word over the corpus
+					 (its first WB_TPW_BYTES bytes) */
+	uint64_t tpw_bytes;
+	int sample;                 /* index of the sample line */
+	char *sample_text;
+	char *split_before;         /* the sample's pieces, '|' between */
+	char *split_after;
+	int n_before, n_after;      /* its token counts */
+};
+#define WB_TPW_BYTES (256u << 10)
+
+struct workbench {
+	char *dir;               /* model directory; NULL for a preset */
+	char *name;              /* shown in the title */
+	struct config src;       /* source geometry */
+	struct tokenizer *tok;   /* NULL when the source has none */
+	char tok_note[ERR_MSG_MAX]; /* why tok is NULL, when it is */
+	struct model *model;     /* NULL until loaded; NULL in plan-only */
+	bool plan_only;          /* no weights: run/quality/export disabled */
+	char plan_only_why[160];
+
+	struct prune_plan plan;  /* the snapped plan the user sees */
+	struct plan_estimate est;/* its estimate (recomputed by wb_set_plan) */
+	long vocab_count;        /* kept pieces for MIN_COUNT, <= 0 unknown */
+
+	double lb;               /* LB assumed for the projection */
+	bool lb_measured;        /* lb came from a task run on this model
+				    (measured.h; LB definition (a)) */
+	int measured_rows;       /* rows that run scored */
+	double ref_zindi;        /* break-even reference (default: 40M) */
+
+	/* inputs for the data-driven steps (set by the front end) */
+	char **corpus;           /* counting and calibration text files */
+	int n_corpus;
+	char *heldout;           /* evaluation text file */
+	int eval_ctx, eval_stride;
+
+	/* the pruned copy of `applied_key`'s plan */
+	struct model *pruned;
+	struct tokenizer *pruned_tok; /* owned when vocab pruned, else NULL */
+	char *applied_key;
+	struct vocab_counts *counts;  /* over the corpus, source tokenizer */
+	struct vocab_keep *keep;      /* for the applied plan, when vocab */
+	char apply_desc[160];
+
+	/* background work */
+	struct job task;
+	enum wb_task task_kind;
+	void *task_result;
+	char task_error[ERR_MSG_MAX]; /* last task's failure, "" when none */
+	struct wb_gen gen[2];
+	struct wb_quality *quality;   /* (n_quality) remembered results */
+	int n_quality;
+	struct wb_export_result exported;
+	struct wb_vocab_preview *preview;
+	char **samples;               /* sample lines from the corpus */
+	int n_samples;
+};
+
+/* Opens a model directory: config.json and tokenizer (no weights yet). */
+int wb_open_dir(const char *dir, struct workbench **out, struct err *e);
+
+/* Opens a built-in geometry with no weights ("inkubalm-0.4b");
+ * tokenizer_path (may be NULL) adds a tokenizer for the vocabulary screen. */
+int wb_open_preset(const char *preset, const char *tokenizer_path,
+		   struct workbench **out, struct err *e);
+
+/* Sets the counting/calibration corpus and the held-out text (copied). */
+int wb_set_inputs(struct workbench *wb, const char *const *corpus, int n,
+		  const char *heldout, struct err *e);
+
+/* Adopts p (copied, then snapped); recomputes the estimate. The snap notes
+ * are in wb->est.notes. On error the previous plan stays. */
+int wb_set_plan(struct workbench *wb, const struct prune_plan *p,
+		struct err *e);
+
+/* Replaces the plan with a named preset (plan_preset names). */
+int wb_apply_preset(struct workbench *wb, const char *name, struct err *e);
+
+/* The projection for the current plan. */
+double wb_zindi(const struct workbench *wb);
+double wb_breakeven_lb(const struct workbench *wb);
+/* Zindi of the unpruned source at the current LB. */
+double wb_source_zindi(const struct workbench *wb);
+
+/* Sets the assumed LB (clamped to [0, 1]); clears lb_measured. */
+void wb_set_lb(struct workbench *wb, double lb);
+
+/* The current plan as recipe JSON (malloc'd), the key of caches. */
+char *wb_plan_key(const struct workbench *wb);
+
+/* --- long operations ------------------------------------------------- */
+
+/* Loads the weights now, on the calling thread (CLI use). */
+int wb_load_model(struct workbench *wb, const struct progress *prog,
+		  struct err *e);
+
+/* True when the pruned copy matches the current plan. */
+bool wb_applied(const struct workbench *wb);
+
+/* Starts the prepare task (load, count, calibrate, apply) unless the
+ * pruned copy is current. ERR_INVALID in plan-only mode or when another
+ * task runs. */
+int wb_start_prepare(struct workbench *wb, struct err *e);
+
+/* Starts measuring quality of the applied plan (prepare first). */
+int wb_start_quality(struct workbench *wb, struct err *e);
+
+/* Starts counting the corpus (the Vocabulary screen's figures). */
+int wb_start_count(struct workbench *wb, struct err *e);
+
+/* Exports the applied plan's model into out_dir (formats: EXPORT_HF |
+ * EXPORT_GGUF of export.h) in the plan's dtype; force replaces a non-empty
+ * out_dir. The result lands in wb->exported. */
+int wb_start_export(struct workbench *wb, const char *out_dir,
+		    unsigned formats, bool force, struct err *e);
+
+/* The task's progress: kind (NONE when idle), fraction, stage. */
+enum wb_task wb_task_status(struct workbench *wb, double *done, char *stage,
+			    int cap);
+void wb_cancel_task(struct workbench *wb);
+
+/* Adopts finished work; returns true when something changed (redraw). */
+bool wb_poll(struct workbench *wb);
+
+/* The remembered quality of the current plan, or NULL. */
+const struct wb_quality *wb_quality_current(const struct workbench *wb);
+
+/* Starts generating on a side (the pruned side needs wb_applied()). */
+int wb_gen_start(struct workbench *wb, enum wb_side side, const char *prompt,
+		 const struct gen_opts *o, struct err *e);
+void wb_gen_stop(struct workbench *wb, enum wb_side side);
+void wb_gen_view(struct workbench *wb, enum wb_side side,
+		 struct wb_gen_view *out);
+
+/* The Vocabulary screen's figures for the plan's K (all pieces when the
+ * plan keeps the vocabulary) and sample line `sample` (wrapped around).
+ * Needs the counts (wb_start_count); ERR_INVALID without them. Cached:
+ * recomputed only when K, closure or the sample changes. */
+int wb_vocab_preview(struct workbench *wb, int sample,
+		     const struct wb_vocab_preview **out, struct err *e);
+
+void wb_free(struct workbench *wb); /* NULL is a no-op */
+
+#endif

@@ -1,0 +1,409 @@
+/* Tests for what the explorer holds: core/workbench (plan, estimate,
+ * background prepare/quality/export/generation on a small model),
+ * core/prompts, core/job, core/measured. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "fileio.h"
+#include "job.h"
+#include "measured.h"
+#include "model.h"
+#include "prompts.h"
+#include "safetensors.h"
+#include "score.h"
+#include "test.h"
+#include "workbench.h"
+
+static void write_tmp(const char *path, const char *s)
+{
+	struct err e;
+	file_write_atomic(path, s, strlen(s), &e);
+}
+
+static void test_fill(void)
+{
+	char *s = prompts_fill(prompts_challenge_template, "Translate",
+			       "Hello");
+	CHECK_STR(s, "Below is an instruction that describes a task, paired "
+		     "with an input that provides further context. Write a "
+		     "response that appropriately completes the request.\n\n"
+		     " ### Instruction: Translate\nHello\n\n ### Response: ");
+	free(s);
+	/* values containing placeholders are not expanded again */
+	s = prompts_fill("{input}|{instruction}", "{input}", "x");
+	CHECK_STR(s, "x|{input}");
+	free(s);
+}
+
+static void test_shipped(void)
+{
+	struct prompt_set *s;
+	struct err e = {0};
+	CHECK_EQ_INT(prompts_load("assets/prompts/prompts.json", &s, &e), 0);
+	if (!s)
+		return;
+	CHECK(s->n >= 100);
+	size_t tasks = 0, texts = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!strcmp(s->items[i].kind, "task")) {
+			tasks++;
+			CHECK(strstr(s->items[i].text, " ### Response: ") != NULL);
+		} else {
+			texts++;
+		}
+	}
+	CHECK(tasks > 0 && texts > 0);
+	prompts_free(s);
+}
+
+static void test_bad(void)
+{
+	const char *path = "/tmp/punguza-test-prompts.json";
+	struct prompt_set *s;
+	struct err e = {0};
+	const char *cases[][2] = {
+		{"{", "malformed JSON"},
+		{"{\"format\":\"x\"}", "\"format\" is not"},
+		{"{\"format\":\"punguza-prompts\",\"prompts\":{}}",
+		 "\"prompts\" is not an array"},
+		{"{\"format\":\"punguza-prompts\",\"prompts\":[{\"id\":\"a\","
+		 "\"kind\":\"text\",\"lang\":\"swh\"}]}",
+		 "prompts[0]: \"text\" is missing"},
+		{"{\"format\":\"punguza-prompts\",\"prompts\":[{\"id\":\"a\","
+		 "\"kind\":\"task\",\"lang\":\"swh\",\"task\":\"mt\"}]}",
+		 "prompts[0]: a task needs"},
+		{"{\"format\":\"punguza-prompts\",\"prompts\":[{\"id\":\"a\","
+		 "\"kind\":\"poem\",\"lang\":\"swh\"}]}",
+		 "kind 'poem'"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		write_tmp(path, cases[i][0]);
+		CHECK_ERR(prompts_load(path, &s, &e), e, ERR_FORMAT, cases[i][1]);
+	}
+	unlink(path);
+	prompts_free(NULL);
+}
+
+static int count_to(void *arg, const struct progress *p, struct err *e)
+{
+	int *n = arg;
+	for (*n = 0; *n < 1000000; (*n)++) {
+		int rc = progress_report(p, *n / 1e6, "counting", e);
+		if (rc)
+			return rc;
+		usleep(100);
+	}
+	return 0;
+}
+
+static int quick(void *arg, const struct progress *p, struct err *e)
+{
+	(void)p;
+	*(int *)arg = 42;
+	return err_set(e, ERR_FORMAT, "'x': failed on purpose");
+}
+
+static void test_job(void)
+{
+	struct job j = {0};
+	struct err e = {0};
+	int n = 0;
+	CHECK_EQ_INT(job_start(&j, count_to, &n, &e), 0);
+	CHECK_EQ_INT(job_start(&j, count_to, &n, &e), ERR_INVALID);
+	usleep(20000);
+	double done;
+	char stage[64];
+	CHECK_EQ_INT(job_poll(&j, &done, stage, sizeof stage), JOB_RUNNING);
+	CHECK_STR(stage, "counting");
+	job_cancel(&j);
+	CHECK_ERR(job_wait(&j, &e), e, ERR_CANCELLED, "counting: cancelled");
+	CHECK(n > 0 && n < 1000000);
+	int v = 0;
+	CHECK_EQ_INT(job_start(&j, quick, &v, &e), 0);
+	CHECK_ERR(job_wait(&j, &e), e, ERR_FORMAT, "failed on purpose");
+	CHECK_EQ_INT(v, 42);
+	CHECK_EQ_INT(job_poll(&j, NULL, NULL, 0), JOB_IDLE);
+	job_destroy(&j);
+}
+
+static void test_plan_only(void)
+{
+	struct workbench *wb;
+	struct err e = {0};
+	CHECK_EQ_INT(wb_open_preset("inkubalm-0.4b", NULL, &wb, &e), 0);
+	if (!wb)
+		return;
+	CHECK(wb->plan_only);
+	CHECK_EQ_INT(wb->est.dst.total, 421939200);
+	CHECK_EQ_INT(wb_apply_preset(wb, "published-40m", &e), 0);
+	CHECK_EQ_INT(wb->est.dst.total, 42087424);
+	/* DESIGN 1.3 at the published 40M's LB */
+	CHECK_NEAR(wb_zindi(wb), score_zindi(0.5326, 42087424), 1e-12);
+	CHECK_NEAR(wb_breakeven_lb(wb), 2 * 0.5061 / (2 - 42087424.0 / 421939200),
+		   1e-12);
+	wb_set_lb(wb, 1.7);
+	CHECK_NEAR(wb->lb, 1.0, 0);
+	CHECK_ERR(wb_start_prepare(wb, &e), e, ERR_INVALID, "plan-only");
+	CHECK_ERR(wb_load_model(wb, NULL, &e), e, ERR_INVALID, "plan-only");
+	wb_free(wb);
+	CHECK_ERR(wb_open_preset("nonesuch", NULL, &wb, &e), e, ERR_NOTFOUND,
+		  "nonesuch");
+	CHECK(wb == NULL);
+	wb_free(NULL);
+}
+
+/* A random model of the tokenizer's vocabulary (1,000 pieces), written as
+ * a model directory, so the workbench can be driven end to end. */
+static unsigned rng = 12345;
+static float frand(void)
+{
+	rng = rng * 1103515245u + 12345u;
+	return ((float)((rng >> 8) & 0xffff) / 65536.0f - 0.5f) * 0.2f;
+}
+
+static int make_model_dir(const char *dir)
+{
+	const int V = 1000, d = 32, f = 64, L = 2;
+	char path[512];
+	struct err e = {0};
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	char cfg[1024];
+	snprintf(cfg, sizeof cfg,
+		 "{\"vocab_size\": %d, \"hidden_size\": %d, "
+		 "\"intermediate_size\": %d, \"num_hidden_layers\": %d, "
+		 "\"num_attention_heads\": 4, \"rms_norm_eps\": 1e-5, "
+		 "\"max_position_embeddings\": 512, \"bos_token_id\": 1, "
+		 "\"eos_token_id\": 2, \"auto_map\": {\"AutoModelForCausalLM\": "
+		 "\"vulavulaslm.VulavulaLlamaForCausalLM\"}}",
+		 V, d, f, L);
+	if (file_write_atomic(path, cfg, strlen(cfg), &e))
+		return -1;
+	struct tensor_src t[32];
+	float *bufs[32];
+	int n = 0;
+	char names[32][96];
+#define ADD(nm, a, b)                                                          \
+	do {                                                                   \
+		snprintf(names[n], sizeof names[n], "%s", nm);                 \
+		int64_t cnt = (int64_t)(a) * ((b) ? (b) : 1);                  \
+		bufs[n] = malloc((size_t)cnt * sizeof(float));                 \
+		for (int64_t i = 0; i < cnt; i++)                              \
+			bufs[n][i] = (b) ? frand() : 1.0f;                     \
+		t[n] = (struct tensor_src){.name = names[n],                   \
+					   .dtype = DTYPE_F32,                 \
+					   .ndim = (b) ? 2 : 1,                \
+					   .shape = {(a), (b)},                \
+					   .src = bufs[n],                     \
+					   .src_dtype = DTYPE_F32};            \
+		n++;                                                           \
+	} while (0)
+	ADD("model.embed_tokens.weight", V, d);
+	ADD("lm_head.weight", V, d);
+	ADD("model.norm.weight", d, 0);
+	for (int l = 0; l < L; l++) {
+		char nm[96];
+		const char *mats[] = {"q", "k", "v", "o"};
+		for (int m = 0; m < 4; m++) {
+			snprintf(nm, sizeof nm,
+				 "model.layers.%d.self_attn.%s_proj.weight", l,
+				 mats[m]);
+			ADD(nm, d, d);
+		}
+		snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
+		ADD(nm, d, 0);
+		snprintf(nm, sizeof nm,
+			 "model.layers.%d.post_attention_layernorm.weight", l);
+		ADD(nm, d, 0);
+	}
+	ADD("model.layers.1.mlp.gate_proj.weight", f, d);
+	ADD("model.layers.1.mlp.up_proj.weight", f, d);
+	ADD("model.layers.1.mlp.down_proj.weight", d, f);
+#undef ADD
+	snprintf(path, sizeof path, "%s/model.safetensors", dir);
+	int rc = safetensors_write(path, t, (size_t)n, NULL, &e);
+	for (int i = 0; i < n; i++)
+		free(bufs[i]);
+	if (rc)
+		return -1;
+	/* the tokenizer: a 1,000-piece SentencePiece BPE model */
+	char *tok;
+	size_t len;
+	if (file_read_all("tests/data/spm/bpe.model", 1u << 24, &tok, &len, &e))
+		return -1;
+	snprintf(path, sizeof path, "%s/tokenizer.model", dir);
+	rc = file_write_atomic(path, tok, len, &e);
+	free(tok);
+	return rc ? -1 : 0;
+}
+
+/* Polls the workbench until its task ends (at most ~60 s). */
+static void wait_task(struct workbench *wb)
+{
+	for (int i = 0; i < 6000 && wb_task_status(wb, NULL, NULL, 0) !=
+						 WB_TASK_NONE;
+	     i++) {
+		wb_poll(wb);
+		usleep(10000);
+	}
+	wb_poll(wb);
+}
+
+static void test_workbench_model(void)
+{
+	char dir[] = "/tmp/punguza-wb-XXXXXX";
+	if (!mkdtemp(dir) || make_model_dir(dir)) {
+		CHECK_MSG(0, "cannot make a model in %s", dir);
+		return;
+	}
+	struct workbench *wb;
+	struct err e = {0};
+	CHECK_EQ_INT(wb_open_dir(dir, &wb, &e), 0);
+	if (!wb)
+		return;
+	CHECK(!wb->plan_only && wb->tok && !wb->model);
+	const char *corpus[] = {"assets/corpus/udhr_swh.txt",
+				"assets/corpus/udhr_hau.txt"};
+	CHECK_EQ_INT(wb_set_inputs(wb, corpus, 2, "assets/corpus/udhr_swh.txt",
+				   &e),
+		     0);
+	/* a plan: vocabulary 600, half width, one layer, tied */
+	struct prune_plan p;
+	prune_plan_init(&p);
+	p.vocab_mode = PLAN_VOCAB_TOP_K;
+	p.vocab_keep = 600;
+	p.width_factor = 0.5;
+	p.n_layers = 1;
+	p.tie = PLAN_TIE_LM_HEAD;
+	CHECK_EQ_INT(wb_set_plan(wb, &p, &e), 0);
+	prune_plan_free(&p);
+	CHECK_EQ_INT(wb->est.cfg.vocab_size, 600);
+	CHECK(!wb_applied(wb));
+	CHECK_EQ_INT(wb_start_prepare(wb, &e), 0);
+	CHECK_ERR(wb_start_count(wb, &e), e, ERR_INVALID, "another task");
+	wait_task(wb);
+	CHECK_STR(wb->task_error, "");
+	CHECK(wb->model != NULL && wb->counts != NULL);
+	CHECK(wb_applied(wb));
+	if (!wb_applied(wb))
+		goto out;
+	CHECK_EQ_INT(wb->pruned->cfg.vocab_size, 600);
+	CHECK_EQ_INT(wb->pruned->cfg.hidden_size, 16);
+	CHECK_EQ_INT(wb->pruned->cfg.n_layers, 1);
+	CHECK_EQ_INT(model_param_count(wb->pruned), wb->est.dst.total);
+	/* quality: remembered for this plan only */
+	CHECK(wb_quality_current(wb) == NULL);
+	CHECK_EQ_INT(wb_start_quality(wb, &e), 0);
+	wait_task(wb);
+	const struct wb_quality *q = wb_quality_current(wb);
+	CHECK(q != NULL);
+	if (q) {
+		CHECK(q->orig.bpb > 0 && q->pruned.bpb > 0);
+		CHECK(!q->has_kl); /* the vocabulary changed */
+		CHECK_EQ_INT(q->n_layers, 2);
+	}
+	/* generation on both sides streams text and stops */
+	struct gen_opts go;
+	gen_defaults(&go);
+	go.max_new = 8;
+	CHECK_EQ_INT(wb_gen_start(wb, WB_ORIGINAL, "Watu wote", &go, &e), 0);
+	CHECK_EQ_INT(wb_gen_start(wb, WB_PRUNED, "Watu wote", &go, &e), 0);
+	struct wb_gen_view v;
+	for (int i = 0; i < 500; i++) {
+		wb_gen_view(wb, WB_PRUNED, &v);
+		if (v.done)
+			break;
+		usleep(10000);
+	}
+	wb_poll(wb);
+	wb_gen_view(wb, WB_ORIGINAL, &v);
+	CHECK(v.done && v.tokens > 0 && v.error == NULL);
+	/* export: the files land, and the model loads back */
+	char out[600];
+	snprintf(out, sizeof out, "%s/out", dir);
+	CHECK_EQ_INT(wb_start_export(wb, out, EXPORT_HF | EXPORT_GGUF, false, &e),
+		     0);
+	wait_task(wb);
+	CHECK_STR(wb->task_error, "");
+	CHECK(wb->exported.done && wb->exported.n_files >= 5);
+	struct model *m = NULL;
+	CHECK_EQ_INT(model_load(out, &m, NULL, &e), 0);
+	if (m)
+		CHECK_EQ_INT(model_param_count(m), wb->est.dst.total);
+	model_free(m);
+	/* a second export into the same, now non-empty, directory is refused
+	 * and leaves it as it was */
+	CHECK_EQ_INT(wb_start_export(wb, out, EXPORT_HF, false, &e), 0);
+	wait_task(wb);
+	CHECK(strstr(wb->task_error, "not empty") != NULL ||
+	      strstr(wb->task_error, "exists") != NULL);
+	/* moving a knob makes the copy stale; moving it back does not */
+	struct prune_plan p2;
+	prune_plan_copy(&p2, &wb->plan, &e);
+	p2.n_layers = 2;
+	wb_set_plan(wb, &p2, &e);
+	CHECK(!wb_applied(wb) && wb_quality_current(wb) == NULL);
+	p2.n_layers = 1;
+	wb_set_plan(wb, &p2, &e);
+	prune_plan_free(&p2);
+	CHECK(wb_applied(wb) && wb_quality_current(wb) != NULL);
+out:
+	wb_free(wb);
+	export_remove_tree(dir, &e);
+}
+
+static void test_measured(void)
+{
+	char dir[] = "/tmp/punguza-cache-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("PUNGUZA_CACHE", dir, 1);
+	const char *model = "tests/data/models/shared_untied";
+	struct measured m = {0.25, 0.125, 12, 0}, got;
+	bool found = true;
+	struct err e = {0};
+	CHECK_EQ_INT(measured_load(model, &got, &found, &e), 0);
+	CHECK(!found);
+	CHECK_EQ_INT(measured_save(model, &m, &e), 0);
+	CHECK_EQ_INT(measured_load(model, &got, &found, &e), 0);
+	CHECK(found);
+	CHECK_NEAR(got.lb_tasks, 0.25, 0);
+	CHECK_NEAR(got.lb_pooled, 0.125, 0);
+	CHECK_EQ_INT(got.rows, 12);
+	CHECK_EQ_INT(got.weights_bytes, measured_weights_bytes(model));
+	/* the explorer picks it up */
+	struct workbench *wb;
+	CHECK_EQ_INT(wb_open_dir(model, &wb, &e), 0);
+	if (wb) {
+		CHECK(wb->lb_measured);
+		CHECK_NEAR(wb->lb, 0.25, 0);
+	}
+	wb_free(wb);
+	/* another model has no record */
+	CHECK_EQ_INT(measured_load("tests/data/models/odd72", &got, &found, &e),
+		     0);
+	CHECK(!found);
+	char file[600];
+	snprintf(file, sizeof file, "%s/measured.json", dir);
+	file_write_atomic(file, "[1]", 3, &e);
+	CHECK_ERR(measured_load(model, &got, &found, &e), e, ERR_FORMAT,
+		  "not a JSON object");
+	unlink(file);
+	rmdir(dir);
+	unsetenv("PUNGUZA_CACHE");
+}
+
+int main(void)
+{
+	test_plan_only();
+	test_workbench_model();
+	test_measured();
+	test_fill();
+	test_shipped();
+	test_bad();
+	test_job();
+	return TEST_SUMMARY();
+}
