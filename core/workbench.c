@@ -752,6 +752,20 @@ static int export_fn(void *arg, const struct progress *prog, struct err *e)
 	if ((rc = export_model(wb->pruned, &o, &sub, e)) ||
 	    (rc = recipe_to_json(&r, &t->ex.recipe_json, e)))
 		goto done;
+	if (recipe_plan_args(&t->plan, t->ex.args, sizeof t->ex.args, NULL))
+		t->ex.args[0] = '\0';
+	/* counting and calibration read the corpus: the command needs it */
+	if (t->ex.args[0] &&
+	    (plan_needs_vocab(&t->plan) || plan_needs_calib(&t->plan)))
+		for (int i = 0; i < wb->n_corpus; i++) {
+			size_t l = strlen(t->ex.args);
+			int n = snprintf(t->ex.args + l, sizeof t->ex.args - l,
+					 " --corpus %s", wb->corpus[i]);
+			if (n < 0 || (size_t)n >= sizeof t->ex.args - l) {
+				t->ex.args[0] = '\0'; /* too long: --recipe */
+				break;
+			}
+		}
 	/* list what was written, for the screen */
 	snprintf(t->ex.out_dir, sizeof t->ex.out_dir, "%s", t->out_dir);
 	DIR *d = opendir(t->out_dir);
@@ -770,6 +784,19 @@ static int export_fn(void *arg, const struct progress *prog, struct err *e)
 	}
 	if (d)
 		closedir(d);
+	/* readdir's order is the file system's: sort by name for the screen */
+	for (int i = 1; i < t->ex.n_files; i++)
+		for (int j = i; j > 0 && strcmp(t->ex.files[j - 1],
+						t->ex.files[j]) > 0;
+		     j--) {
+			char tmp[256];
+			uint64_t sz = t->ex.sizes[j];
+			memcpy(tmp, t->ex.files[j], sizeof tmp);
+			memcpy(t->ex.files[j], t->ex.files[j - 1], sizeof tmp);
+			memcpy(t->ex.files[j - 1], tmp, sizeof tmp);
+			t->ex.sizes[j] = t->ex.sizes[j - 1];
+			t->ex.sizes[j - 1] = sz;
+		}
 	t->ex.done = true;
 done:
 	recipe_free(&r);

@@ -73,6 +73,8 @@ struct wb_export_result {
 	char files[16][256];    /* names inside out_dir */
 	uint64_t sizes[16];     /* bytes */
 	char *recipe_json;      /* punguza.json's text */
+	char args[1024];        /* the plan as knob flags ("" for a list
+				   vocabulary: --recipe reproduces it) */
 };
 
 /* One side of the Run screen. Guarded by its lock: read it through

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,4 +544,105 @@ int recipe_load(const char *path, struct recipe *out, struct err *e)
 	rc = recipe_parse(text, len, path, out, e);
 	free(text);
 	return rc;
+}
+
+/* Appends printf output to buf at *len; -1 when it does not fit. */
+static int append_arg(char *buf, size_t cap, size_t *len, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+static int append_arg(char *buf, size_t cap, size_t *len, const char *fmt,
+		      ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return -1;
+	*len += (size_t)n;
+	return 0;
+}
+
+/* "recipe_random" -> "recipe-random": the CLI's spelling. */
+static void dashed(char *out, size_t cap, const char *name)
+{
+	size_t i = 0;
+	for (; name[i] && i + 1 < cap; i++)
+		out[i] = name[i] == '_' ? '-' : name[i];
+	out[i] = '\0';
+}
+
+int recipe_plan_args(const struct prune_plan *p, char *buf, size_t cap,
+		     struct err *e)
+{
+	struct prune_plan id;
+	prune_plan_init(&id);
+	size_t n = 0;
+	int bad = 0;
+	char name[32];
+	if (cap == 0)
+		return err_set(e, ERR_INVALID, "plan arguments: no room");
+	buf[0] = '\0';
+	switch (p->vocab_mode) {
+	case PLAN_VOCAB_NONE:
+		break;
+	case PLAN_VOCAB_TOP_K:
+		bad |= append_arg(buf, cap, &n, " --vocab %d", p->vocab_keep);
+		break;
+	case PLAN_VOCAB_MIN_COUNT:
+		bad |= append_arg(buf, cap, &n, " --min-count %d",
+				  p->vocab_min_count);
+		break;
+	case PLAN_VOCAB_LIST:
+		return err_set(e, ERR_UNSUPPORTED,
+			       "an explicit vocabulary list has no flag: use "
+			       "--recipe");
+	}
+	if (p->vocab_mode != PLAN_VOCAB_NONE && !p->merge_closure)
+		bad |= append_arg(buf, cap, &n, " --no-closure");
+	if (p->hidden > 0)
+		bad |= append_arg(buf, cap, &n, " --hidden %d", p->hidden);
+	else if (p->width_factor != id.width_factor)
+		bad |= append_arg(buf, cap, &n, " --width %.17g",
+				  p->width_factor);
+	if (p->intermediate > 0)
+		bad |= append_arg(buf, cap, &n, " --inter %d", p->intermediate);
+	if (p->head_mode == PLAN_HEADS_DROP)
+		bad |= append_arg(buf, cap, &n, " --heads-mode heads");
+	if (p->select != id.select) {
+		dashed(name, sizeof name, plan_select_name(p->select));
+		bad |= append_arg(buf, cap, &n, " --select %s", name);
+	}
+	switch (p->layer_mode) {
+	case PLAN_LAYERS_FIRST:
+		if (p->n_layers > 0)
+			bad |= append_arg(buf, cap, &n, " --layers %d",
+					  p->n_layers);
+		break;
+	case PLAN_LAYERS_RANK:
+		bad |= append_arg(buf, cap, &n, " --rank-layers %d",
+				  p->n_layers);
+		break;
+	case PLAN_LAYERS_LIST:
+		bad |= append_arg(buf, cap, &n, " --keep-layers ");
+		for (int i = 0; i < p->n_layer_list && !bad; i++)
+			bad |= append_arg(buf, cap, &n, "%s%d", i ? "," : "",
+					  p->layer_list[i]);
+		break;
+	}
+	if (p->tie != id.tie)
+		bad |= append_arg(buf, cap, &n, " --tie %s", plan_tie_name(p->tie));
+	if (p->export_dtype != id.export_dtype) {
+		const char *dn = p->export_dtype == DTYPE_BF16 ? "bf16"
+				 : p->export_dtype == DTYPE_F16 ? "f16"
+								 : "f32";
+		bad |= append_arg(buf, cap, &n, " --dtype %s", dn);
+	}
+	if (p->seed != id.seed)
+		bad |= append_arg(buf, cap, &n, " --seed %llu",
+				  (unsigned long long)p->seed);
+	if (bad)
+		return err_set(e, ERR_INVALID, "plan arguments: no room");
+	if (n > 0) /* drop the leading space */
+		memmove(buf, buf + 1, n);
+	return 0;
 }

@@ -71,4 +71,13 @@ int recipe_load(const char *path, struct recipe *out, struct err *e);
 /* Writes the JSON atomically. */
 int recipe_save(const struct recipe *r, const char *path, struct err *e);
 
+/* The plan as `punguza plan`/`punguza prune` knob flags ("--vocab 8064
+ * --width 0.5 --tie lm_head"), only the knobs that differ from the
+ * identity plan, so the command line a user sees reproduces the plan.
+ * ERR_INVALID when cap is too small. An explicit vocabulary list has no
+ * flag: it is written as "--recipe FILE" territory and refused here with
+ * ERR_UNSUPPORTED. */
+int recipe_plan_args(const struct prune_plan *p, char *buf, size_t cap,
+		     struct err *e);
+
 #endif

@@ -157,8 +157,49 @@ static void test_errors(void)
 	    "\"counts.params\"");
 }
 
+/* The plan as command-line flags: what the Export screen shows. The
+ * expected strings are the flags a user types for these plans (the
+ * published recipe's knobs, DESIGN 2). */
+static void test_args(void)
+{
+	struct prune_plan p;
+	struct err e = {0};
+	char buf[512];
+	prune_plan_init(&p);
+	CHECK_EQ_INT(recipe_plan_args(&p, buf, sizeof buf, &e), 0);
+	CHECK_STR(buf, "");
+	prune_plan_free(&p);
+	CHECK_EQ_INT(plan_preset("published-40m", &p, &e), 0);
+	CHECK_EQ_INT(recipe_plan_args(&p, buf, sizeof buf, &e), 0);
+	CHECK_STR(buf, "--vocab 8064 --no-closure --width 0.5 --select "
+		       "recipe-random --layers 6 --tie lm_head");
+	CHECK_ERR(recipe_plan_args(&p, buf, 10, &e), e, ERR_INVALID, "no room");
+	prune_plan_free(&p);
+	prune_plan_init(&p);
+	p.vocab_mode = PLAN_VOCAB_MIN_COUNT;
+	p.vocab_min_count = 5;
+	p.hidden = 1000;
+	p.intermediate = 2000;
+	p.head_mode = PLAN_HEADS_DROP;
+	p.tie = PLAN_TIE_MEAN;
+	p.export_dtype = DTYPE_BF16;
+	p.seed = 7;
+	int layers[] = {0, 2, 5};
+	plan_set_layer_list(&p, layers, 3, &e);
+	p.layer_mode = PLAN_LAYERS_LIST;
+	CHECK_EQ_INT(recipe_plan_args(&p, buf, sizeof buf, &e), 0);
+	CHECK_STR(buf, "--min-count 5 --hidden 1000 --inter 2000 --heads-mode "
+		       "heads --keep-layers 0,2,5 --tie mean --dtype bf16 "
+		       "--seed 7");
+	p.vocab_mode = PLAN_VOCAB_LIST;
+	CHECK_ERR(recipe_plan_args(&p, buf, sizeof buf, &e), e, ERR_UNSUPPORTED,
+		  "--recipe");
+	prune_plan_free(&p);
+}
+
 int main(void)
 {
+	test_args();
 	test_roundtrip();
 	test_errors();
 	return TEST_SUMMARY();

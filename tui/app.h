@@ -74,7 +74,6 @@ struct app {
 	int export_formats; /* bit 0: hf, bit 1: gguf */
 	bool export_force;
 	bool export_editing; /* typing the directory */
-	char export_args[1024]; /* the plan as punguza prune flags */
 };
 
 struct screen {

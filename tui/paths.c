@@ -29,9 +29,14 @@ int paths_assets(char *buf, size_t cap)
 			*slash = '\0';
 		const char *rel[] = {"/../assets", "/../share/punguza", "/assets"};
 		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-			snprintf(buf, cap, "%s%s", exe, rel[i]);
-			if (is_dir(buf))
+			char cand[PATH_MAX + 32], real[PATH_MAX];
+			snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+			if (is_dir(cand)) {
+				/* "build/../assets" reads badly in messages */
+				snprintf(buf, cap, "%s",
+					 realpath(cand, real) ? real : cand);
 				return 0;
+			}
 		}
 	}
 	snprintf(buf, cap, "assets");

@@ -93,8 +93,12 @@ void export_draw(struct app *a, int top, int height)
 		 wb->dir ? wb->dir : "DIR", r->out_dir, r->out_dir);
 	draw_text(y++, x, w, ROLE_LABEL, 0, "reproduce with:");
 	draw_text(y++, x + 2, w - 2, ROLE_VALUE, 0, cmd);
-	if (a->export_args[0] && y < top + height)
-		draw_text(y++, x + 2, w - 2, ROLE_VALUE, 0, a->export_args);
+	if (r->args[0] && y < top + height) {
+		snprintf(cmd, sizeof cmd, "punguza prune %s %s -o %s",
+			 wb->dir ? wb->dir : "DIR", r->args, r->out_dir);
+		draw_text(y++, x, w, ROLE_LABEL, 0, "or, knob by knob:");
+		draw_text(y++, x + 2, w - 2, ROLE_VALUE, 0, cmd);
+	}
 	if (r->recipe_json && y < top + height - 1) {
 		draw_text(y++, x, w, ROLE_LABEL, 0, "recipe (punguza.json):");
 		draw_wrapped(y, x + 2, w - 2, top + height - y, ROLE_DIM, 0,

@@ -63,9 +63,11 @@ void quality_draw(struct app *a, int top, int height)
 		draw_text(y, x, w, ROLE_DIM, 0, wb->plan_only_why);
 		return;
 	}
+	const char *base = wb->heldout ? strrchr(wb->heldout, '/') : NULL;
+	base = base ? base + 1 : wb->heldout ? wb->heldout : "(none)";
 	draw_fmt(y++, x, w, ROLE_DIM,
 		 "text %s  \u2022  window %d tokens, stride %d  \u2022  plan %s",
-		 wb->heldout ? wb->heldout : "(none)", wb->eval_ctx,
+		 base, wb->eval_ctx,
 		 wb->eval_stride,
 		 wb_applied(wb) ? "applied" : "not applied yet");
 	const struct wb_quality *q = wb_quality_current(wb);

@@ -1,6 +1,7 @@
 #!/bin/sh
-# make bench: runs every benchmark side by side with its reference in the
-# same run and prints ratios. Not part of make check (timings vary).
+# make bench: every benchmark side by side with its reference in the same
+# run, reported as figures and ratios. Not part of make check (timings
+# vary with the machine and its load).
 # Usage: sh tests/bench/run.sh BUILD_DIR
 set -u
 O=${1:-build}
@@ -9,18 +10,43 @@ DATA=../shared/data
 TMP=${PUNGUZA_BENCH_DIR:-/tmp/punguza-bench}
 echo "# punguza benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
 run() { echo "## $*"; "$@" || echo "(failed: $?)"; }
-[ -x "$B/bench_plan" ] && run "$B/bench_plan"
+
+run "$B/bench_plan"
 if [ -d "$DATA" ]; then
-	[ -x "$B/bench_tok" ] && run "$B/bench_tok" "$DATA"
-	[ -x "$B/bench_spm" ] && run "$B/bench_spm" "$DATA"
+	run "$B/bench_tok" "$DATA"
+	# the Hugging Face reference on the same text (node + npm packages)
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		NM=$O/node
+		[ -d "$NM/node_modules/tokenizers" ] ||
+			npm install --silent --prefix "$NM" tokenizers @huggingface/tokenizers >/dev/null 2>&1
+		[ -d "$NM/node_modules/tokenizers" ] &&
+			run env NODE_PATH="$NM/node_modules" node tests/bench/tok_ref_speed.js "$DATA"
+	else
+		echo "skip: the JavaScript reference needs node and npm"
+	fi
+	run "$B/bench_spm" "$DATA"
+	run "$B/bench_vocab" "$DATA"
 else
 	echo "skip: tokenizer benchmarks need $DATA"
 fi
-if [ -x "$B/genmodel" ]; then
-	if [ ! -f "$TMP/inkubalm/config.json" ]; then
-		echo "## generating a random full-size InkubaLM-geometry model in $TMP/inkubalm"
-		"$B/genmodel" "$TMP/inkubalm" --preset inkubalm --format both || exit 1
-	fi
-	[ -x "$B/bench_load" ] && run "$B/bench_load" "$TMP/inkubalm"
-	[ -x "$B/bench_forward" ] && run "$B/bench_forward" "$TMP/inkubalm"
+
+# the full InkubaLM geometry with random weights (2.66 GB each format)
+if [ ! -f "$TMP/inkubalm/config.json" ]; then
+	echo "## generating a random full-size InkubaLM-geometry model in $TMP"
+	"$B/genmodel" "$TMP/inkubalm-st" --preset inkubalm --format safetensors || exit 1
+	"$B/genmodel" "$TMP/inkubalm-bin" --preset inkubalm --format bin || exit 1
+	mkdir -p "$TMP/inkubalm"
+	ln -f "$TMP/inkubalm-st/"* "$TMP/inkubalm/" 2>/dev/null
+	ln -f "$TMP/inkubalm-bin/pytorch_model.bin" "$TMP/inkubalm/"
 fi
+for f in "$TMP/inkubalm-bin/pytorch_model.bin" "$TMP/inkubalm-st/model.safetensors"; do
+	[ -f "$f" ] || continue
+	t0=$(date +%s.%N); cat "$f" > /dev/null; t1=$(date +%s.%N)
+	echo "## cat $f > /dev/null: $(echo "$t1 - $t0" | bc) s (the I/O reference)"
+	run "$B/bench_load" "$f"
+done
+run env OPENBLAS_NUM_THREADS=$(nproc) "$B/bench_forward" "$TMP/inkubalm-st"
+rm -rf "$TMP/out-50m"
+run "$B/bench_apply" "$TMP/inkubalm-st" "$TMP/out-50m" --plan published-50m \
+	${DATA:+--corpus "$DATA/corpus/swh_nt.txt"}
+rm -rf "$TMP/out-50m"
