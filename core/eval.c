@@ -1,5 +1,7 @@
 #include "eval.h"
 
+#include "tokenizer.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +170,53 @@ done:
 	fwd_free(fm);
 	fwd_free(fr);
 	return rc;
+}
+
+int eval_encode_lines(const struct tokenizer *t, const char *text,
+		      size_t len, int **ids, size_t *n, struct err *e)
+{
+	int bos = tok_bos_id(t), eos = tok_eos_id(t);
+	int *all = NULL;
+	size_t used = 0, cap = 0;
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (ll && p[ll - 1] == '\r')
+			ll--; /* CRLF: the CR belongs to the line ending */
+		if (ll) {
+			int *li = NULL;
+			size_t ln = 0;
+			int rc = tok_encode(t, p, ll, false, &li, &ln, e);
+			if (rc) {
+				free(all);
+				return rc;
+			}
+			if (used + ln + 2 > cap) {
+				size_t nc = cap ? cap * 2 : 4096;
+				while (nc < used + ln + 2)
+					nc *= 2;
+				int *na = realloc(all, nc * sizeof *na);
+				if (!na) {
+					free(li);
+					free(all);
+					return err_set(e, ERR_NOMEM,
+						       "eval: out of memory");
+				}
+				all = na;
+				cap = nc;
+			}
+			if (bos >= 0)
+				all[used++] = bos;
+			memcpy(all + used, li, ln * sizeof *li);
+			used += ln;
+			if (eos >= 0)
+				all[used++] = eos;
+			free(li);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	*ids = all;
+	*n = used;
+	return 0;
 }

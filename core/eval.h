@@ -54,6 +54,19 @@ struct eval_result {
 	double top1;	/* fraction of scored targets whose argmax agree */
 };
 
+struct tokenizer;
+
+/* Encodes a text as a stream of documents, one per line: BOS, the line's
+ * ids, EOS (the EOS stands for the line's newline, so bits per byte still
+ * divide by every byte of the text, newlines included). Empty lines are
+ * skipped (their newline byte still counts). This is how the family's
+ * models see text in training (a line = a verse, a paragraph), so it is
+ * the fair protocol for line-based corpora; encoding the whole file as one
+ * string instead makes every newline a byte-fallback piece the model never
+ * saw. BOS/EOS are left out when the tokenizer has none. *ids is malloc'd. */
+int eval_encode_lines(const struct tokenizer *t, const char *text,
+		      size_t len, int **ids, size_t *n, struct err *e);
+
 /* C 512, S 256 (a window overlapping half the previous one). */
 void eval_defaults(struct eval_opts *o);
 

@@ -529,9 +529,8 @@ static double count_words(const char *s, size_t n)
 	return w;
 }
 
-/* Encodes a whole text file as one sequence: BOS, then each line's ids,
- * lines joined by the tokenizer's encoding of "\n" being absent: the
- * model saw lines one at a time (BOS each), so we do the same. */
+/* Encodes a held-out file as eval_encode_lines does: a document per line
+ * (BOS, line, EOS), the protocol the model card reports. */
 static int encode_file_lines(const struct tokenizer *tok, const char *path,
 			     int **ids, size_t *n, uint64_t *bytes,
 			     double *words, struct err *e)
@@ -541,50 +540,11 @@ static int encode_file_lines(const struct tokenizer *tok, const char *path,
 	int rc = file_read_all(path, 256u << 20, &text, &tl, e);
 	if (rc)
 		return rc;
-	*bytes = 0;
+	*bytes = tl;
 	*words = count_words(text, tl);
-	char *p = text, *end = text + tl;
-	int *all = NULL;
-	size_t len = 0, cap = 0;
-	while (p < end && !rc) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (ll) {
-			int *li = NULL;
-			size_t ln = 0;
-			if (!(rc = tok_encode(tok, p, ll, true, &li, &ln, e))) {
-				if (len + ln > cap) {
-					size_t nc = cap ? cap * 2 : 4096;
-					while (nc < len + ln)
-						nc *= 2;
-					int *na = realloc(all, nc * sizeof *na);
-					if (!na)
-						rc = err_set(e, ERR_NOMEM,
-							     "'%s': out of memory",
-							     path);
-					else {
-						all = na;
-						cap = nc;
-					}
-				}
-				if (!rc) {
-					memcpy(all + len, li, ln * sizeof *li);
-					len += ln;
-					*bytes += ll;
-				}
-			}
-			free(li);
-		}
-		p += ll + 1;
-	}
+	rc = eval_encode_lines(tok, text, tl, ids, n, e);
 	free(text);
-	if (rc) {
-		free(all);
-		return rc;
-	}
-	*ids = all;
-	*n = len;
-	return 0;
+	return rc;
 }
 
 static int quality_fn(void *arg, const struct progress *prog, struct err *e)
@@ -1099,7 +1059,11 @@ static int load_samples(struct workbench *wb, struct err *e)
 		       taken < 40 / (wb->n_corpus ? wb->n_corpus : 1)) {
 			char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			if (ll > 20 && ll < 400) {
+			/* a sentence, not a heading in capitals */
+			bool lower = false;
+			for (size_t i = 0; i < ll && !lower; i++)
+				lower = p[i] >= 'a' && p[i] <= 'z';
+			if (ll > 20 && ll < 400 && lower) {
 				char *line = malloc(ll + 1);
 				if (!line) {
 					free(text);

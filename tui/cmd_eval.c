@@ -20,7 +20,7 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "usage: punguza eval DIR --text FILE [--ctx C] [--stride S]\n"
+	    "usage: punguza eval DIR --text FILE [--lines] [--ctx C] [--stride S]\n"
 	    "                    [--ref DIR] [--tokenizer PATH] [--json]\n\n"
 	    "Scores FILE (UTF-8 text) with the model in DIR using a sliding\n"
 	    "window of C tokens moved by S (Hugging Face's perplexity guide):\n"
@@ -30,6 +30,9 @@ static void usage(FILE *out)
 	    "  --ctx C           window length (default: 512, or the model's\n"
 	    "                    context when smaller)\n"
 	    "  --stride S        window step (default C/2)\n"
+	    "  --lines           one document per line: BOS, the line, EOS for\n"
+	    "                    its newline (how line-based corpora are seen in\n"
+	    "                    training); default: the file as one text\n"
 	    "  --tokenizer PATH  tokenizer dir or file (default DIR)\n"
 	    "  --json            one JSON object on stdout\n");
 }
@@ -114,7 +117,7 @@ int cmd_eval(int argc, char **argv)
 {
 	const char *dir = NULL, *text_path = NULL, *ref_dir = NULL;
 	const char *tok_path = NULL;
-	int ctx = 0, stride = 0, json = 0;
+	int ctx = 0, stride = 0, json = 0, lines = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -123,6 +126,10 @@ int cmd_eval(int argc, char **argv)
 		}
 		if (!strcmp(a, "--json")) {
 			json = 1;
+			continue;
+		}
+		if (!strcmp(a, "--lines")) {
+			lines = 1;
 			continue;
 		}
 		if (a[0] != '-') {
@@ -179,7 +186,10 @@ int cmd_eval(int argc, char **argv)
 	if (tty)
 		fprintf(stderr, "\r\033[K");
 	if (rc || (rc = tok_load(tok_path ? tok_path : dir, &tk, &e)) ||
-	    (rc = tok_encode(tk, text, text_len, true, &ids, &n_ids, &e)))
+	    (rc = lines ? eval_encode_lines(tk, text, text_len, &ids, &n_ids,
+					    &e)
+			: tok_encode(tk, text, text_len, true, &ids, &n_ids,
+				     &e)))
 		goto done;
 	struct eval_opts o;
 	eval_defaults(&o);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "measured.h"
 #include "fileio.h"
 #include "model.h"
 #include "tasks.h"
@@ -271,6 +272,15 @@ static int run(const char *dir, const char *tok_path, char **data, int n_data,
 	status = any_target ? score_report(&d, res, out, model_param_count(m),
 					   json)
 			    : 0;
+	/* Remember the measured LB, so the explorer shows it for this model. */
+	struct score_result sr;
+	if (any_target && status == 0 && tasks_score(&d, res, &sr, &e) == 0) {
+		struct measured ms = {sr.part[SCORE_ALL].lb_tasks,
+				      sr.part[SCORE_ALL].lb_pooled,
+				      sr.part[SCORE_ALL].n_rows, 0};
+		if (measured_save(dir, &ms, &e))
+			fprintf(stderr, "punguza: note: %s\n", e.msg);
+	}
 	goto done;
 fail:
 	fprintf(stderr, "punguza: %s\n", e.msg);

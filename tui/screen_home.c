@@ -184,8 +184,13 @@ static void draw_score(struct app *a, int y, int x, int w)
 	struct workbench *wb = a->wb;
 	draw_section(y++, x, w, "ZINDI SCORE (DESIGN \u00a71.3)");
 	double z = wb_zindi(wb), zsrc = wb_source_zindi(wb);
+	char how[48];
+	if (wb->lb_measured)
+		snprintf(how, sizeof how, "measured (%d rows)", wb->measured_rows);
+	else
+		snprintf(how, sizeof how, "assumed");
 	int dx = draw_fmt(y, x, w, ROLE_LABEL, "LB %.4f %s \u2192 zindi ",
-			  wb->lb, wb->lb_measured ? "measured" : "assumed");
+			  wb->lb, how);
 	draw_fmt(y++, x + dx, w - dx,
 		 z >= wb->ref_zindi ? ROLE_GOOD : ROLE_VALUE, "%.4f", z);
 	draw_fmt(y++, x, w, ROLE_DIM, "unpruned source at this LB: %.4f", zsrc);
