@@ -921,8 +921,8 @@ static void test_measured_effect(void)
 		CHECK_MSG(0, "%s", e.msg);
 		goto out;
 	}
-	if (len > 6000) { /* keep the test fast: whole lines up to 6 kB */
-		char *nl = memchr(text + 6000, '\n', len - 6000);
+	if (len > 3000) { /* keep the test fast: whole lines up to 3 kB */
+		char *nl = memchr(text + 3000, '\n', len - 3000);
 		len = nl ? (size_t)(nl - text) : len;
 	}
 	struct prune_plan p;
