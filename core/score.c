@@ -262,7 +262,7 @@ int score_id_task(const char *id, enum score_task *task, enum score_lang *lang)
 	return 0;
 }
 
-static int parse_task_col(const char *s)
+int score_parse_task_name(const char *s)
 {
 	if (!strcasecmp(s, "sentiment"))
 		return SCORE_SENTIMENT;
@@ -273,7 +273,7 @@ static int parse_task_col(const char *s)
 	return -1;
 }
 
-static int parse_lang_col(const char *s)
+int score_parse_lang_name(const char *s)
 {
 	if (!strcasecmp(s, "hau") || !strcasecmp(s, "hausa") ||
 	    !strcasecmp(s, "eng-hau"))
@@ -387,7 +387,7 @@ int score_refs_add(struct score_refs *r, const struct csv_table *t,
 		int have_id = score_id_task(id, &task, &lang) == 0;
 		x.line = line;
 		if (ctask >= 0) {
-			int v = parse_task_col(csv_cell(t, i, ctask));
+			int v = score_parse_task_name(csv_cell(t, i, ctask));
 			if (v < 0) {
 				rc = err_set(e, ERR_FORMAT,
 					     "'%s': line %ld: unknown task "
@@ -400,7 +400,7 @@ int score_refs_add(struct score_refs *r, const struct csv_table *t,
 			goto bad_id;
 		}
 		if (clang >= 0) {
-			int v = parse_lang_col(csv_cell(t, i, clang));
+			int v = score_parse_lang_name(csv_cell(t, i, clang));
 			if (v < 0) {
 				rc = err_set(e, ERR_FORMAT,
 					     "'%s': line %ld: unknown language "

@@ -149,6 +149,12 @@ double score_macro_f1(const int confusion[3][4], double per_class[3]);
 /* A classification answer -> 0..2, or -1 (see the header comment). */
 int score_parse_class(enum score_task task, const char *s);
 
+/* A task or language as a data column spells it ("sentiment", "xnli",
+ * "afrixnli", "mt"; "hau", "hausa", "eng-hau", "swa", ...), any case;
+ * -1 when unrecognised. */
+int score_parse_task_name(const char *s);
+int score_parse_lang_name(const char *s);
+
 /* Task and language from an ID suffix; -1 when unrecognised. */
 int score_id_task(const char *id, enum score_task *task, enum score_lang *lang);
 

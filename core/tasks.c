@@ -33,28 +33,6 @@ static char *dupn(const char *s, size_t n)
 /* ------------------------------------------------------------------ */
 /* Data                                                                */
 
-static int parse_task(const char *s)
-{
-	if (!strcasecmp(s, "sentiment"))
-		return SCORE_SENTIMENT;
-	if (!strcasecmp(s, "xnli") || !strcasecmp(s, "afrixnli"))
-		return SCORE_XNLI;
-	if (!strcasecmp(s, "mt") || !strcasecmp(s, "mmt"))
-		return SCORE_MT;
-	return -1;
-}
-
-static int parse_lang(const char *s)
-{
-	if (!strcasecmp(s, "hau") || !strcasecmp(s, "hausa") ||
-	    !strcasecmp(s, "eng-hau"))
-		return SCORE_HAU;
-	if (!strcasecmp(s, "swa") || !strcasecmp(s, "swahili") ||
-	    !strcasecmp(s, "eng-swa"))
-		return SCORE_SWA;
-	return -1;
-}
-
 static int col2(const struct csv_table *t, const char *a, const char *b)
 {
 	int c = csv_col(t, a);
@@ -148,12 +126,12 @@ int tasks_data_load(struct tasks_data *d, const char *path, struct err *e)
 		enum score_task task = SCORE_MT;
 		enum score_lang lang = SCORE_HAU;
 		int have_id = score_id_task(r.id, &task, &lang) == 0;
-		int v = cta >= 0 ? parse_task(csv_cell(&t, i, cta)) : -1;
+		int v = cta >= 0 ? score_parse_task_name(csv_cell(&t, i, cta)) : -1;
 		if (v >= 0)
 			task = (enum score_task)v;
 		else if (!have_id)
 			goto bad;
-		v = cla >= 0 ? parse_lang(csv_cell(&t, i, cla)) : -1;
+		v = cla >= 0 ? score_parse_lang_name(csv_cell(&t, i, cla)) : -1;
 		if (v >= 0)
 			lang = (enum score_lang)v;
 		else if (!have_id)
