@@ -143,3 +143,6 @@ tiny-model:
 		--warmup 100 --threads 1 --replay assets/tiny-inkuba/schedule.tsv
 	$(TINY_PY) assets/tiny-inkuba/evaluate.py assets/tiny-inkuba \
 		assets/tiny-inkuba/eval_results.json
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) vocab --spm-to-json assets/tiny-inkuba/tokenizer.model \
+		-o assets/tiny-inkuba/tokenizer.json
