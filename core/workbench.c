@@ -33,6 +33,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void preview_free(struct wb_vocab_preview *p);
+
 static struct workbench *wb_alloc(struct err *e)
 {
 	struct workbench *wb = calloc(1, sizeof *wb);
@@ -164,6 +166,19 @@ int wb_set_inputs(struct workbench *wb, const char *const *corpus, int n,
 		free_strings(c, n);
 		free(h);
 		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	}
+	bool same = n == wb->n_corpus;
+	for (int i = 0; same && i < n; i++)
+		same = !strcmp(c[i], wb->corpus[i]);
+	if (!same) { /* what was counted on the old corpus is stale */
+		vocab_counts_free(wb->counts);
+		wb->counts = NULL;
+		preview_free(wb->preview);
+		wb->preview = NULL;
+		wb->tpw_source = 0;
+		free_strings(wb->samples, wb->n_samples);
+		wb->samples = NULL;
+		wb->n_samples = 0;
 	}
 	free_strings(wb->corpus, wb->n_corpus);
 	free(wb->heldout);
@@ -310,57 +325,41 @@ static int sub_report(void *ctx, double done, const char *stage)
 			    stage);
 }
 
-/* Encodes the corpus files (BOS per line) into one id sequence, up to
- * max_tokens, for calibration. */
+/* The corpus files as one id sequence for calibration, each line a
+ * document (eval_encode_lines), cut at max_tokens. */
 static int encode_corpus(const struct tokenizer *tok, char *const *paths,
 			 int n, size_t max_tokens, int **out, size_t *n_out,
 			 struct err *e)
 {
 	int *all = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	int rc = 0;
 	for (int f = 0; f < n && len < max_tokens && !rc; f++) {
 		char *text;
-		size_t tl;
+		size_t tl, ni;
+		int *ids;
 		if ((rc = file_read_all(paths[f], 256u << 20, &text, &tl, e)))
 			break;
-		char *line = text, *end = text + tl;
-		while (line < end && len < max_tokens && !rc) {
-			char *nl = memchr(line, '\n', (size_t)(end - line));
-			size_t ll = nl ? (size_t)(nl - line) : (size_t)(end - line);
-			int *ids = NULL;
-			size_t ni = 0;
-			if (ll > 0 &&
-			    !(rc = tok_encode(tok, line, ll, true, &ids, &ni, e))) {
-				if (len + ni > cap) {
-					size_t nc = cap ? cap * 2 : 4096;
-					while (nc < len + ni)
-						nc *= 2;
-					int *na = realloc(all, nc * sizeof *na);
-					if (!na)
-						rc = err_set(e, ERR_NOMEM,
-							     "calibration: out of memory");
-					else {
-						all = na;
-						cap = nc;
-					}
-				}
-				if (!rc) {
-					memcpy(all + len, ids, ni * sizeof *ids);
-					len += ni;
-				}
-			}
-			free(ids);
-			line += ll + 1;
-		}
+		rc = eval_encode_lines(tok, text, tl, &ids, &ni, e);
 		free(text);
+		if (rc)
+			break;
+		if (ni > max_tokens - len)
+			ni = max_tokens - len;
+		int *na = realloc(all, (len + ni + 1) * sizeof *na);
+		if (!na)
+			rc = err_set(e, ERR_NOMEM, "calibration: out of memory");
+		else {
+			all = na;
+			memcpy(all + len, ids, ni * sizeof *ids);
+			len += ni;
+		}
+		free(ids);
 	}
 	if (rc) {
 		free(all);
 		return rc;
 	}
-	if (len > max_tokens)
-		len = max_tokens;
 	*out = all;
 	*n_out = len;
 	return 0;
@@ -564,7 +563,10 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 	uint64_t bytes;
 	double words;
 	if ((rc = encode_file_lines(wb->tok, wb->heldout, &ids, &n, &bytes,
-				    &words, e)) ||
+				    &words, e)))
+		goto done;
+	/* the pruned side needs its own ids only when its vocabulary differs */
+	if (ptok != wb->tok &&
 	    (rc = encode_file_lines(ptok, wb->heldout, &pids, &pn, &bytes,
 				    &words, e)))
 		goto done;
@@ -581,8 +583,9 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 		goto done;
 	sp.lo = 0.45;
 	sp.hi = 0.9;
-	if ((rc = eval_run(wb->pruned, t->q.has_kl ? wb->model : NULL, pids,
-			   pn, &o, &t->q.pruned, e)))
+	if ((rc = eval_run(wb->pruned, t->q.has_kl ? wb->model : NULL,
+			   pids ? pids : ids, pids ? pn : n, &o, &t->q.pruned,
+			   e)))
 		goto done;
 	t->q.words = words;
 	/* Per-layer influence: ranking all L layers computes every score. */
@@ -1160,9 +1163,13 @@ int wb_vocab_preview(struct workbench *wb, int sample,
 	if ((rc = vocab_keep_top_k(wb->tok, wb->counts, k, closure, &p->keep,
 				   e)) ||
 	    (rc = vocab_rewrite(wb->tok, p->keep, &p->tok, e)) ||
-	    (rc = corpus_tpw(wb, wb->tok, &p->tpw_before, &p->tpw_bytes, e)) ||
 	    (rc = corpus_tpw(wb, p->tok, &p->tpw_after, &p->tpw_bytes, e)))
 		goto fail;
+	/* the source tokenizer's figure does not depend on K: count it once */
+	if (!(wb->tpw_source > 0) &&
+	    (rc = corpus_tpw(wb, wb->tok, &wb->tpw_source, &p->tpw_bytes, e)))
+		goto fail;
+	p->tpw_before = wb->tpw_source;
 	if (wb->n_samples) {
 		const char *s = wb->samples[sample];
 		if (!(p->sample_text = strdup(s)) ||

@@ -180,6 +180,8 @@ struct workbench {
 	int n_quality;
 	struct wb_export_result exported;
 	struct wb_vocab_preview *preview;
+	double tpw_source;            /* tokens per word of the corpus under
+					 the source tokenizer (0: not yet) */
 	char **samples;               /* sample lines from the corpus */
 	int n_samples;
 };
