@@ -157,6 +157,31 @@ static int text_line(struct counter *k, enum vocab_format fmt,
 	return rc;
 }
 
+/* Reads the next CHUNK of f after buf[0..have), doubling buf (capacity
+ * cap, one spare byte for a NUL) when less than a CHUNK is free. ERR_FORMAT
+ * when buf would grow past max_cap (a record too long: the caller names
+ * it); *got = 0 at the end of the file. */
+static int read_chunk(struct counter *k, FILE *f, const char *path,
+		      char **buf, size_t *cap, size_t *have, size_t max_cap,
+		      size_t *got, struct err *e)
+{
+	if (*cap - *have < CHUNK) {
+		if (*cap > max_cap)
+			return ERR_FORMAT;
+		char *b = realloc(*buf, 2 * *cap + 1);
+		if (!b)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		*buf = b;
+		*cap *= 2;
+	}
+	*got = fread(*buf + *have, 1, CHUNK, f);
+	if (*got == 0 && ferror(f))
+		return err_errno(e, ERR_IO, "cannot read '%s'", path);
+	k->read += *got;
+	*have += *got;
+	return 0;
+}
+
 static int count_lines_file(struct counter *k, FILE *f, const char *path,
 			    enum vocab_format fmt, const char *field,
 			    struct err *e)
@@ -168,31 +193,17 @@ static int count_lines_file(struct counter *k, FILE *f, const char *path,
 	if (!buf)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	for (;;) {
-		if (cap - have < CHUNK) {
-			if (cap > VOCAB_MAX_RECORD + 2 * (size_t)CHUNK) {
-				rc = err_set(e, ERR_FORMAT,
-					     "'%s' line %llu: longer than %u "
-					     "bytes",
-					     path,
-					     (unsigned long long)lineno + 1,
-					     VOCAB_MAX_RECORD);
-				break;
-			}
-			char *b = realloc(buf, 2 * cap + 1);
-			if (!b) {
-				rc = err_set(e, ERR_NOMEM, "out of memory");
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		size_t got = fread(buf + have, 1, CHUNK, f);
-		if (got == 0 && ferror(f)) {
-			rc = err_errno(e, ERR_IO, "cannot read '%s'", path);
+		size_t got;
+		if ((rc = read_chunk(k, f, path, &buf, &cap, &have,
+				     VOCAB_MAX_RECORD + 2 * (size_t)CHUNK, &got,
+				     e))) {
+			if (rc == ERR_FORMAT)
+				err_set(e, ERR_FORMAT,
+					"'%s' line %llu: longer than %u bytes",
+					path, (unsigned long long)lineno + 1,
+					VOCAB_MAX_RECORD);
 			break;
 		}
-		k->read += got;
-		have += got;
 		bool eof = got == 0;
 		size_t start = 0;
 		for (;;) {
@@ -307,30 +318,17 @@ static int count_csv_file(struct counter *k, FILE *f, const char *path,
 	if (!buf)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	for (;;) {
-		if (cap - have < CHUNK) {
-			if (cap >
-			    VOCAB_MAX_RECORD + CSV_BATCH + 2 * (size_t)CHUNK) {
-				rc = err_set(e, ERR_FORMAT,
-					     "'%s': a record longer than %u "
-					     "bytes",
-					     path, VOCAB_MAX_RECORD);
-				break;
-			}
-			char *b = realloc(buf, 2 * cap + 1);
-			if (!b) {
-				rc = err_set(e, ERR_NOMEM, "out of memory");
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		size_t got = fread(buf + have, 1, CHUNK, f);
-		if (got == 0 && ferror(f)) {
-			rc = err_errno(e, ERR_IO, "cannot read '%s'", path);
+		size_t got;
+		if ((rc = read_chunk(k, f, path, &buf, &cap, &have,
+				     VOCAB_MAX_RECORD + CSV_BATCH +
+					     2 * (size_t)CHUNK,
+				     &got, e))) {
+			if (rc == ERR_FORMAT)
+				err_set(e, ERR_FORMAT,
+					"'%s': a record longer than %u bytes",
+					path, VOCAB_MAX_RECORD);
 			break;
 		}
-		k->read += got;
-		have += got;
 		bool eof = got == 0;
 		for (; scanned < have; scanned++) {
 			bool end;
