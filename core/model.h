@@ -128,6 +128,28 @@ uint64_t model_decode_bytes(const struct model *m, const unsigned char *skip);
 /* Parameter count (DESIGN §1.2), from the config. */
 uint64_t model_param_count(const struct model *m);
 
+/* A deep, writable copy of src (config included): every tensor f32 and
+ * owned, with src's aliasing (one tensor set for a shared MLP, lm_head ==
+ * embed when tied). What training updates; src is untouched. */
+int model_clone(const struct model *src, struct model **out, struct err *e);
+
+/* One unique tensor of a model: a shared MLP and a tied matrix appear
+ * once. */
+struct model_param {
+	char name[80]; /* HF name: "model.layers.3.self_attn.q_proj.weight";
+			  a shared MLP is "model.mlp.gate_proj.weight" */
+	float *w;      /* the tensor (m's pointer) */
+	uint64_t n;    /* elements */
+	int rows, cols; /* shape; cols 0 for a vector */
+	bool norm;     /* an RMSNorm weight (no weight decay) */
+};
+
+/* The unique tensors of m in a fixed order: embed; per layer q, k, v, o,
+ * attn_norm, mlp_norm, then gate, up, down when per layer; the shared
+ * gate, up, down; final norm; lm_head unless tied. Writes up to cap
+ * entries and returns how many there are (call with cap 0 to count). */
+int model_params(const struct model *m, struct model_param *out, int cap);
+
 void model_free(struct model *m); /* NULL is a no-op */
 
 #endif
