@@ -48,6 +48,21 @@ static int make_dirs(char *path, struct err *e)
 	return 0;
 }
 
+int measured_cache_file(const char *name, bool create, char *buf, size_t cap,
+			struct err *e)
+{
+	char dir[PATH_MAX];
+	int rc = cache_dir(dir, sizeof dir, e);
+	if (rc)
+		return rc;
+	if (create && (rc = make_dirs(dir, e)))
+		return rc;
+	int n = snprintf(buf, cap, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= cap)
+		return err_set(e, ERR_INVALID, "cache file path too long");
+	return 0;
+}
+
 uint64_t measured_weights_bytes(const char *model_dir)
 {
 	uint64_t total = 0;

@@ -14,6 +14,7 @@
 #define PUNGUZA_MEASURED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -33,6 +34,11 @@ int measured_save(const char *model_dir, const struct measured *m,
  * false without one; an error only for an unreadable cache file. */
 int measured_load(const char *model_dir, struct measured *out, bool *found,
 		  struct err *e);
+
+/* The path of a file named `name` in punguza's cache directory (see
+ * above); with create, the directory is made when missing. */
+int measured_cache_file(const char *name, bool create, char *buf, size_t cap,
+			struct err *e);
 
 /* The weights' total size of a model dir (the record's fingerprint). */
 uint64_t measured_weights_bytes(const char *model_dir);
