@@ -150,6 +150,7 @@ static int read_cache(const char *file, cJSON **out, struct err *e)
 	*out = NULL;
 	int rc = file_read_all(file, HISTORY_MAX_BYTES, &text, &len, e);
 	if (rc == ERR_NOTFOUND) {
+		err_clear(e); /* no file yet is not an error */
 		*out = cJSON_CreateObject();
 		return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -319,6 +320,19 @@ int history_save(const struct history *h, struct err *e)
 		return err_set(e, ERR_NOMEM, "plan history: out of memory");
 	rc = file_write_atomic(file, text, strlen(text), e);
 	cJSON_free(text);
+	return rc;
+}
+
+int history_note(const char *model_dir, const struct history_entry *x,
+		 struct err *e)
+{
+	struct history h;
+	int rc = history_load(model_dir, &h, e);
+	if (!rc)
+		rc = history_record(&h, x, NULL, e);
+	if (!rc)
+		rc = history_save(&h, e);
+	history_free(&h);
 	return rc;
 }
 

@@ -78,6 +78,12 @@ int history_record(struct history *h, const struct history_entry *src,
  * models' records kept). */
 int history_save(const struct history *h, struct err *e);
 
+/* history_load + history_record + history_save: records x's figures for
+ * its plan on model_dir in one call (what a command that just measured a
+ * plan does). */
+int history_note(const char *model_dir, const struct history_entry *x,
+		 struct err *e);
+
 /* The best measured bits per byte of an entry: healed if measured, else
  * the cut's; NAN when neither was. */
 double history_best_bpb(const struct history_entry *x);

@@ -176,6 +176,22 @@ int main(void)
 	snprintf(model_b, sizeof model_b, "%s/b", cache);
 	mkdir(model_a, 0755);
 	mkdir(model_b, 0755);
+	/* the first note on an empty cache succeeds and leaves no error */
+	{
+		struct err e = {0};
+		char model_c[700];
+		snprintf(model_c, sizeof model_c, "%s/c", cache);
+		mkdir(model_c, 0755);
+		struct history_entry x = plan_entry(0.5, 4);
+		x.have_lb = true, x.lb = 0.3;
+		CHECK_EQ_INT(history_note(model_c, &x, &e), 0);
+		CHECK_EQ_INT(e.code, 0);
+		struct history h;
+		CHECK_EQ_INT(history_load(model_c, &h, &e), 0);
+		CHECK(h.n == 1 && h.v[0].have_lb && h.v[0].lb == 0.3);
+		history_free(&h);
+		recipe_free(&x.recipe);
+	}
 	test_round_trip(model_a, model_b);
 	test_hostile(model_a);
 	char cmd[700];

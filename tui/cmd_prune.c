@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "eval.h"
 #include "export.h"
+#include "history.h"
 #include "fileio.h"
 #include "model.h"
 #include "plan.h"
@@ -306,6 +307,31 @@ static int apply_knobs(int argc, char **argv, struct prune_plan *p)
 	return 0;
 }
 
+/* Remembers what this cut measured (prune/history.h), for `punguza plans`
+ * and the explorer's Plans screen; a cache that cannot be written only
+ * costs a warning. */
+static void note_plan(const char *dir, const struct prune_plan *p,
+		      const struct config *pruned, const struct prune_effect *fx)
+{
+	struct history_entry x;
+	memset(&x, 0, sizeof x);
+	struct err e = {0};
+	recipe_init(&x.recipe);
+	if (prune_plan_copy(&x.recipe.plan, p, &e) == 0) {
+		x.params = config_param_count(pruned);
+		x.have_cut = true;
+		x.bpb_src = fx->src.bpb;
+		x.bpb_cut = fx->dst.bpb;
+		x.have_cut_ref = fx->dst.has_ref;
+		x.kl_cut = fx->dst.kl_mean;
+		x.top1_cut = fx->dst.top1;
+		history_note(dir, &x, &e);
+	}
+	if (e.code)
+		fprintf(stderr, "punguza: warning: plan history: %s\n", e.msg);
+	recipe_free(&x.recipe);
+}
+
 int cmd_prune(int argc, char **argv)
 {
 	struct args a;
@@ -476,6 +502,7 @@ int cmd_prune(int argc, char **argv)
 		if (rc)
 			goto fail;
 		print_effect(a.heldout, &fx);
+		note_plan(a.dir, p, &pruned->cfg, &fx);
 	}
 
 	/* export, with the recipe */

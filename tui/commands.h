@@ -16,6 +16,7 @@ int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_plans(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);

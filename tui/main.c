@@ -10,6 +10,7 @@ static const struct command commands[] = {
 	{"run", cmd_run, "generate text from a prompt (streamed), with speeds"},
 	{"eval", cmd_eval, "perplexity, bits per byte, KL vs a reference, on a text"},
 	{"plan", cmd_plan, "estimate a pruning plan: parameters, bytes, projected zindi"},
+	{"plans", cmd_plans, "the plans tried on a model, compared by measured quality"},
 	{"prune", cmd_prune, "apply a pruning plan, measure it, export HF / GGUF"},
 	{"score", cmd_score, "score a submission CSV exactly as the Zindi challenge did"},
 	{"tasks", cmd_tasks, "run the challenge's tasks on a model, write and score a submission"},
