@@ -1130,7 +1130,11 @@ int torchzip_parse(const void *buf, size_t len, const char *name,
 					continue;
 				have_pkl = 1;
 			} else {
-				if (plen != pkl.key_len || nlen < plen + 7 ||
+				/* An entry without a '/' (e.g. "version"
+				 * beside "/data.pkl") is outside any
+				 * prefix, the empty one included. */
+				if (!slash || plen != pkl.key_len ||
+				    nlen < plen + 7 ||
 				    memcmp(ze.name, pkl.name, plen) != 0 ||
 				    memcmp(slash, "/data/", 6) != 0)
 					continue;

@@ -212,6 +212,9 @@ static void test_archives(void)
 		  "no zip end-of-central-directory record");
 	CHECK_EQ_INT(parse_file(FIX "state.bin", &e), 0);
 	CHECK_EQ_INT(parse_file(FIX "state_p4.bin", &e), 0);
+	/* '/data.pkl' (an empty archive prefix) beside 'version' (no '/'
+	 * at all): an empty state dict (tests/ref/make_zip_fixtures.py). */
+	CHECK_MSG(parse_file(FIX "empty_prefix.bin", &e) == 0, "%s", e.msg);
 
 	struct file_map m;
 	if (file_map_open(FIX "state.bin", &m, &e) < 0)

@@ -100,6 +100,14 @@ run v_spm vocab --spm-to-json "$SRC/tokenizer.model" -o "$SRC/tokenizer.model"
 check "vocab --spm-to-json over its own input is refused" refused v_spm
 check "vocab --spm-to-json over its input leaves the source" same_tree "$SRC" "$TMP/src.sums"
 
+# ---- info on a .bin whose pickle is '/data.pkl' (empty prefix) ----------
+mkdir "$TMP/noprefix"
+cp "$SRC/config.json" "$TMP/noprefix/"
+cp tests/data/io/empty_prefix.bin "$TMP/noprefix/pytorch_model.bin"
+run noprefix info "$TMP/noprefix"
+check "info on an empty-prefix .bin exits 1, not a crash" test "$(status noprefix)" -eq 1
+check "info on an empty-prefix .bin names the missing tensor" says noprefix "missing tensor"
+
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
