@@ -330,8 +330,8 @@ int out_dir_check(const char *out, const char *src, bool force, bool *exists,
 	}
 	struct stat st;
 	if (stat(out, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* not there: creating it says why not */
 		return err_errno(e, ERR_IO, "cannot stat '%s'", out);
 	}
 	if (!S_ISDIR(st.st_mode))

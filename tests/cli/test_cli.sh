@@ -100,6 +100,27 @@ run v_spm vocab --spm-to-json "$SRC/tokenizer.model" -o "$SRC/tokenizer.model"
 check "vocab --spm-to-json over its own input is refused" refused v_spm
 check "vocab --spm-to-json over its input leaves the source" same_tree "$SRC" "$TMP/src.sums"
 
+# ---- prune -o under the source ------------------------------------------
+run p_under prune "$SRC" -o "$SRC/pruned" --width 0.5
+check "prune -o SOURCE/sub is refused" refused p_under
+check "prune -o SOURCE/sub names the source" says p_under "source"
+check "prune -o SOURCE/sub writes nothing into the source" same_tree "$SRC" "$TMP/src.sums"
+run p_self prune "$SRC" -o "$SRC" --width 0.5 --force
+check "prune -o SOURCE --force is refused" refused p_self
+check "prune -o SOURCE --force leaves the source" same_tree "$SRC" "$TMP/src.sums"
+
+# ---- tasks -o its own --data --------------------------------------------
+printf 'ID,task,lang,split,instruction,input,target\nID_aa_test__mt_eng-swa,mt,swa,public,Translate to Swahili,Hello,Habari\n' >"$TMP/rows.csv"
+sha256sum "$TMP/rows.csv" >"$TMP/rows.sum"
+run t_self tasks "$SRC" --data "$TMP/rows.csv" -o "$TMP/rows.csv"
+check "tasks -o its --data file is refused" refused t_self
+check "tasks -o its --data file says so" says t_self "rows.csv"
+check "tasks -o its --data file leaves it" sha256sum -c --quiet "$TMP/rows.sum"
+(cd "$TMP" && ln -s rows.csv alias.csv)
+run t_alias tasks "$SRC" --data "$TMP/rows.csv" -o "$TMP/alias.csv"
+check "tasks -o a symlink to its --data file is refused" refused t_alias
+check "tasks -o a symlink to its --data leaves it" sha256sum -c --quiet "$TMP/rows.sum"
+
 # ---- info on a .bin whose pickle is '/data.pkl' (empty prefix) ----------
 mkdir "$TMP/noprefix"
 cp "$SRC/config.json" "$TMP/noprefix/"
