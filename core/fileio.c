@@ -15,7 +15,7 @@ int file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
 {
 	*out = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
 				 "cannot open '%s'", path);
@@ -65,7 +65,7 @@ int file_map_open(const char *path, struct file_map *out, struct err *e)
 {
 	out->data = NULL;
 	out->size = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
 				 "cannot open '%s'", path);

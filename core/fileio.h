@@ -15,7 +15,10 @@
 #include "err.h"
 
 /* Reads all of path into a malloc'd buffer (NUL-terminated, *len excludes
- * the NUL). Refuses files larger than max_bytes. Caller frees *out. */
+ * the NUL). Refuses files larger than max_bytes. Caller frees *out.
+ * Here and in file_map_open only a regular file is accepted ("'x' is not a
+ * regular file"); the open never blocks (O_NONBLOCK: a FIFO is refused,
+ * not waited on). */
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
 		  struct err *e);
 

@@ -245,7 +245,7 @@ struct shard {
 
 struct weights {
 	struct shard *shards;
-	size_t n_shards;
+	size_t n_shards, shards_cap;
 	struct tensor *t; /* all tensors, file by file, in file order */
 	size_t *shard_of; /* index into shards, per tensor */
 	size_t n, cap;
@@ -257,11 +257,16 @@ struct weights {
 static int add_file(struct weights *w, const char *path, int *is_zip,
 		    struct err *e)
 {
-	struct shard *s = realloc(w->shards, (w->n_shards + 1) * sizeof *s);
-	if (!s)
-		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
-	w->shards = s;
-	s = &w->shards[w->n_shards];
+	if (w->n_shards == w->shards_cap) {
+		size_t cap = w->shards_cap ? 2 * w->shards_cap : 4;
+		struct shard *ns = realloc(w->shards, cap * sizeof *ns);
+		if (!ns)
+			return err_set(e, ERR_NOMEM, "'%s': out of memory",
+				       path);
+		w->shards = ns;
+		w->shards_cap = cap;
+	}
+	struct shard *s = &w->shards[w->n_shards];
 	memset(s, 0, sizeof *s);
 	s->path = strdup(path);
 	if (!s->path)
@@ -368,6 +373,24 @@ static int shard_name_ok(const char *s)
 	       strcmp(s, "..") != 0;
 }
 
+struct name_pos {
+	const char *name;
+	size_t pos;
+};
+
+static int name_pos_by_name(const void *a, const void *b)
+{
+	const struct name_pos *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int name_pos_by_pos(const void *a, const void *b)
+{
+	const struct name_pos *x = a, *y = b;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 static int open_index(struct weights *w, const char *dir,
 		      const char *index_path, const struct progress *prog,
 		      struct err *e)
@@ -406,11 +429,30 @@ static int open_index(struct weights *w, const char *dir,
 				     index_path, it->string);
 			goto out;
 		}
-		size_t k = 0;
-		while (k < n_files && strcmp(files[k], it->valuestring) != 0)
-			k++;
-		if (k == n_files)
-			files[n_files++] = it->valuestring;
+		files[n_files++] = it->valuestring;
+	}
+	/* The distinct names in order of first appearance, in O(n log n):
+	 * sort by (name, position), keep each name's first, re-sort those
+	 * by position. */
+	if (n_files > 1) {
+		struct name_pos *np = malloc(n_files * sizeof *np);
+		if (!np) {
+			rc = err_set(e, ERR_NOMEM, "'%s': out of memory",
+				     index_path);
+			goto out;
+		}
+		for (size_t k = 0; k < n_files; k++)
+			np[k] = (struct name_pos){files[k], k};
+		qsort(np, n_files, sizeof *np, name_pos_by_name);
+		size_t u = 0;
+		for (size_t k = 0; k < n_files; k++)
+			if (u == 0 || strcmp(np[u - 1].name, np[k].name) != 0)
+				np[u++] = np[k];
+		qsort(np, u, sizeof *np, name_pos_by_pos);
+		for (size_t k = 0; k < u; k++)
+			files[k] = np[k].name;
+		n_files = u;
+		free(np);
 	}
 	if (n_files == 0) {
 		rc = err_set(e, ERR_FORMAT, "'%s': \"weight_map\" is empty",

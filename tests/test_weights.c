@@ -3,8 +3,15 @@
  * PyTorch saw them (golden.json), single files and sharded directories,
  * lookups, duplicates across shards, missing files, and cancellation. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dtype.h"
@@ -251,6 +258,143 @@ static void test_bad_index(void)
 	rmdir(dir);
 }
 
+/* Runs fn(arg) in a child process that a hang or runaway work cannot take
+ * down with the test: at most `cpu` seconds of CPU (RLIMIT_CPU, so a
+ * loaded machine does not fail it) and `wall` seconds of waiting
+ * (alarm). Returns fn's result, or -1000 - signal when it was killed. */
+static int in_child(int (*fn)(const char *), const char *arg, int cpu,
+		    int wall)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -999;
+	if (pid == 0) {
+		struct rlimit rl = {(rlim_t)cpu, (rlim_t)cpu};
+		setrlimit(RLIMIT_CPU, &rl);
+		alarm((unsigned)wall);
+		_exit(fn(arg) & 0xff);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -999;
+	if (WIFSIGNALED(st))
+		return -1000 - WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+/* 0 when dir's index of 100,000 distinct missing shards fails on the
+ * first one, as it should. */
+static int open_big_index(const char *dir)
+{
+	struct weights *w = NULL;
+	struct err e = {0};
+	int rc = weights_open_dir(dir, &w, NULL, &e);
+	weights_free(w);
+	if (rc != ERR_NOTFOUND || !strstr(e.msg, "s000000.safetensors'")) {
+		fprintf(stderr, "big index: %d %s\n", rc, e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* An index naming 100,000 distinct shard files: deduplicating their names
+ * used to take n^2/2 string compares; O(n log n) takes well
+ * under a second (0.2 s here, 19 s of CPU before). Run under a 5 s CPU
+ * limit (25x the need, not a wall-clock timing) rather than timed. */
+static void test_big_index(void)
+{
+	char dir[] = "/tmp/punguza-wb-XXXXXX";
+	if (!mkdtemp(dir)) {
+		SKIP("cannot make a temporary directory");
+		return;
+	}
+	enum { N = 100000 };
+	size_t cap = (size_t)N * 48 + 64, n = 0;
+	char *json = malloc(cap);
+	struct err e;
+	n += (size_t)snprintf(json + n, cap - n, "{\"weight_map\": {");
+	for (int i = 0; i < N; i++)
+		n += (size_t)snprintf(json + n, cap - n,
+				      "%s\"t%06d\": \"s%06d.safetensors\"",
+				      i ? ", " : "", i, i);
+	n += (size_t)snprintf(json + n, cap - n, "}}");
+	char idx[256];
+	snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
+	CHECK_EQ_INT(file_write_atomic(idx, json, n, &e), 0);
+	free(json);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = in_child(open_big_index, dir, 5, 600);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_MSG(rc == 0, "100,000-shard index: child %d (-1000 - signal)",
+		  rc);
+	fprintf(stderr, "tests/test_weights.c: note: 100,000-shard index "
+			"in %.2f s\n",
+		(double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+	unlink(idx);
+	rmdir(dir);
+}
+
+/* 0 when opening dir refuses its FIFO (never blocks on it). */
+static int open_fifo_dir(const char *dir)
+{
+	struct weights *w = NULL;
+	struct err e = {0};
+	int rc = weights_open_dir(dir, &w, NULL, &e);
+	weights_free(w);
+	if (rc != ERR_IO || !strstr(e.msg, "is not a regular file")) {
+		fprintf(stderr, "fifo: %d %s\n", rc, e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int read_fifo(const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	struct err e = {0};
+	int rc = file_read_all(path, 100, &buf, &len, &e);
+	free(buf);
+	if (rc != ERR_IO || !strstr(e.msg, "is not a regular file")) {
+		fprintf(stderr, "fifo: %d %s\n", rc, e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* A FIFO where a checkpoint, a shard or a JSON file should be: refused at
+ * once (opening one for reading blocks until a writer comes). */
+static void test_fifo(void)
+{
+	char dir[] = "/tmp/punguza-wf-XXXXXX";
+	if (!mkdtemp(dir)) {
+		SKIP("cannot make a temporary directory");
+		return;
+	}
+	char p[256], idx[256];
+	struct err e;
+	snprintf(p, sizeof p, "%s/model.safetensors", dir);
+	CHECK_EQ_INT(mkfifo(p, 0666), 0);
+	CHECK_MSG(in_child(open_fifo_dir, dir, 20, 20) == 0,
+		  "model.safetensors as a FIFO");
+	CHECK_MSG(in_child(read_fifo, p, 20, 20) == 0,
+		  "file_read_all of a FIFO");
+	unlink(p);
+	snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
+	static const char js[] = "{\"weight_map\": {\"a\": \"s.safetensors\"}}";
+	CHECK_EQ_INT(file_write_atomic(idx, js, sizeof js - 1, &e), 0);
+	snprintf(p, sizeof p, "%s/s.safetensors", dir);
+	CHECK_EQ_INT(mkfifo(p, 0666), 0);
+	CHECK_MSG(in_child(open_fifo_dir, dir, 20, 20) == 0,
+		  "a shard as a FIFO");
+	unlink(p);
+	unlink(idx);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	char *text;
@@ -265,6 +409,8 @@ int main(void)
 	test_files();
 	test_dirs();
 	test_bad_index();
+	test_big_index();
+	test_fifo();
 	cJSON_Delete(golden);
 	return TEST_SUMMARY();
 }
