@@ -27,6 +27,11 @@ WARN += -Werror
 endif
 ifneq ($(SANITIZE),)
 SAN := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+# gcc's "undefined" leaves out float -> integer overflow (clang's fuzzers
+# found one): ask for it too.
+ifneq ($(findstring undefined,$(SANITIZE)),)
+SAN += -fsanitize=float-cast-overflow
+endif
 endif
 
 # Evaluated lazily (=), so `make deps` can install pkg-config files first.

@@ -306,7 +306,8 @@ static int add_file(struct weights *w, const char *path, int *is_zip,
 		}
 		w->cap = cap;
 	}
-	memcpy(w->t + w->n, t, n * sizeof *t);
+	if (n) /* an empty file ("{}" header) has t == NULL, w->t may be */
+		memcpy(w->t + w->n, t, n * sizeof *t);
 	for (size_t i = 0; i < n; i++)
 		w->shard_of[w->n + i] = w->n_shards - 1;
 	w->n += n;

@@ -117,6 +117,21 @@ static void test_config_parse(void)
 		 "head_dim 3 is odd"},
 		{"{\"vocab_size\":10.5,\"hidden_size\":6}",
 		 "\"vocab_size\" is not an integer"},
+		/* out of every integer type: refused before any conversion
+		 * (tests/fuzz/corpus/config/ has these for the sanitizers) */
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1e300,\"num_attention_heads\":2}",
+		 "\"num_hidden_layers\" is not an integer"},
+		{"{\"vocab_size\":-1e300,\"hidden_size\":8}",
+		 "\"vocab_size\" is not an integer"},
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+		 "\"bos_token_id\":1e300}",
+		 "\"bos_token_id\" is not a token id"},
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+		 "\"rope_theta\":1e999}",
+		 "\"rope_theta\" is not a finite number"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_ERR(config_parse(bad[i][0], strlen(bad[i][0]), "t.json", &c,
