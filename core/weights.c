@@ -254,6 +254,17 @@ struct weights {
 	char format[64];
 };
 
+/* torch.save before PyTorch 1.6 (and with
+ * _use_new_zipfile_serialization=False): a protocol-2 pickle of the magic
+ * number 0x1950a86a20f9469cfc6c (LONG1, 10 bytes) comes first. */
+static int is_legacy_torch(const unsigned char *p, uint64_t n)
+{
+	static const unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c,
+					      0xfc, 0x9c, 0x46, 0xf9, 0x20,
+					      0x6a, 0xa8, 0x50, 0x19};
+	return n >= sizeof magic && memcmp(p, magic, sizeof magic) == 0;
+}
+
 static int add_file(struct weights *w, const char *path, int *is_zip,
 		    struct err *e)
 {
@@ -284,6 +295,12 @@ static int add_file(struct weights *w, const char *path, int *is_zip,
 	if (zip)
 		rc = torchzip_parse(s->map.data, (size_t)s->map.size, path, &t,
 				    &n, e);
+	else if (is_legacy_torch(s->map.data, s->map.size))
+		return err_set(e, ERR_UNSUPPORTED,
+			       "'%s': legacy (non-zip) torch.save format is "
+			       "not supported; re-save with torch.save(..., "
+			       "_use_new_zipfile_serialization=True)",
+			       path);
 	else
 		rc = safetensors_parse(s->map.data, (size_t)s->map.size, path,
 				       &t, &n, e);

@@ -47,7 +47,9 @@ struct weights;
 int weights_open_dir(const char *dir, struct weights **out,
 		     const struct progress *prog, struct err *e);
 
-/* Opens one file: *.safetensors or a PyTorch zip (*.bin, *.pt). */
+/* Opens one file: *.safetensors or a PyTorch zip (*.bin, *.pt). A legacy
+ * (non-zip) torch.save file is recognised by its magic number and refused
+ * with ERR_UNSUPPORTED saying how to re-save it. */
 int weights_open_file(const char *path, struct weights **out, struct err *e);
 
 /* Looks a tensor up by its exact name; NULL when absent. */

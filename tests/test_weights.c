@@ -222,6 +222,16 @@ static void test_bad_index(void)
 		weights_free(w);
 		w = NULL;
 	}
+	/* A legacy (non-zip) torch.save file: named for what it is, not
+	 * taken for a broken safetensors file. */
+	static const char legacy[] =
+	    "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
+	    "\x80\x02}q\x00.";
+	file_write_atomic(shard, legacy, sizeof legacy - 1, &e);
+	CHECK_ERR(weights_open_file(shard, &w, &e), e, ERR_UNSUPPORTED,
+		  "s1.safetensors': legacy (non-zip) torch.save format is not "
+		  "supported; re-save with torch.save(..., "
+		  "_use_new_zipfile_serialization=True)");
 	/* A truncated shard copied to /tmp fails with its name. */
 	file_write_atomic(shard, "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\"", 12,
 			  &e);

@@ -129,6 +129,17 @@ run noprefix info "$TMP/noprefix"
 check "info on an empty-prefix .bin exits 1, not a crash" test "$(status noprefix)" -eq 1
 check "info on an empty-prefix .bin names the missing tensor" says noprefix "missing tensor"
 
+# ---- a legacy (non-zip) torch.save file ---------------------------------
+mkdir "$TMP/legacy"
+cp "$SRC/config.json" "$TMP/legacy/"
+# pickle protocol 2, then torch's legacy magic number 0x1950a86a20f9469cfc6c
+printf '\200\002\212\012\154\374\234\106\371\040\152\250\120\031.\200\002}q\000.' \
+	>"$TMP/legacy/pytorch_model.bin"
+run legacy info "$TMP/legacy"
+check "info on a legacy torch.save file fails" refused legacy
+check "info names the legacy torch.save format" says legacy "legacy (non-zip) torch.save format is not supported"
+check "info says how to re-save it" says legacy "_use_new_zipfile_serialization=True"
+
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
