@@ -241,6 +241,11 @@ void wfile_abort(struct wfile *f)
 struct shard {
 	struct file_map map;
 	char *path;
+	/* A PyTorch zip's storages, by address, and which passed their
+	 * CRC-32 check (weights_check). */
+	struct torchzip_entry *zents;
+	unsigned char *zchecked;
+	size_t n_zents;
 };
 
 struct weights {
@@ -292,10 +297,17 @@ static int add_file(struct weights *w, const char *path, int *is_zip,
 	int zip = s->map.size >= 4 && memcmp(s->map.data, "PK\3\4", 4) == 0;
 	if (is_zip)
 		*is_zip = zip;
-	if (zip)
-		rc = torchzip_parse(s->map.data, (size_t)s->map.size, path, &t,
-				    &n, e);
-	else if (is_legacy_torch(s->map.data, s->map.size))
+	if (zip) {
+		rc = torchzip_parse_entries(s->map.data, (size_t)s->map.size,
+					    path, &t, &n, &s->zents,
+					    &s->n_zents, e);
+		if (rc == 0 &&
+		    !(s->zchecked = calloc(s->n_zents ? s->n_zents : 1, 1))) {
+			tensor_array_free(t, n);
+			return err_set(e, ERR_NOMEM, "'%s': out of memory",
+				       path);
+		}
+	} else if (is_legacy_torch(s->map.data, s->map.size))
 		return err_set(e, ERR_UNSUPPORTED,
 			       "'%s': legacy (non-zip) torch.save format is "
 			       "not supported; re-save with torch.save(..., "
@@ -605,6 +617,34 @@ uint64_t weights_file_bytes(const struct weights *w)
 	return w ? w->file_bytes : 0;
 }
 
+int weights_check(const struct weights *w, const struct tensor *t,
+		  struct err *e)
+{
+	if (!w || !t || t < w->t || t >= w->t + w->n)
+		return 0;
+	const struct shard *s = &w->shards[w->shard_of[t - w->t]];
+	const unsigned char *p = t->data;
+	/* The last storage starting at or before p. */
+	size_t lo = 0, hi = s->n_zents;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->zents[mid].data <= p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return 0;
+	size_t i = lo - 1;
+	const struct torchzip_entry *z = &s->zents[i];
+	if (p > z->data + z->size || s->zchecked[i])
+		return 0;
+	int rc = torchzip_check_entry(z, s->path, e);
+	if (rc == 0)
+		s->zchecked[i] = 1;
+	return rc;
+}
+
 void weights_free(struct weights *w)
 {
 	if (!w)
@@ -612,6 +652,8 @@ void weights_free(struct weights *w)
 	for (size_t i = 0; i < w->n_shards; i++) {
 		file_map_close(&w->shards[i].map);
 		free(w->shards[i].path);
+		free(w->shards[i].zents);
+		free(w->shards[i].zchecked);
 	}
 	free(w->shards);
 	for (size_t i = 0; i < w->n; i++)

@@ -64,6 +64,15 @@ const char *weights_format(const struct weights *w);
 /* Total bytes of the files mapped. */
 uint64_t weights_file_bytes(const struct weights *w);
 
+/* Checks the integrity of t's bytes where the format allows: a PyTorch
+ * zip's storage entry gets its CRC-32 checked, once per storage (the
+ * first call reads it whole; later calls for it and its other tensors
+ * are free). Safetensors files carry no checksum: 0. ERR_FORMAT "'file':
+ * zip entry 'x' is corrupt (...)" when the bytes changed. Not thread-safe
+ * (model_load calls it for every tensor it uses). */
+int weights_check(const struct weights *w, const struct tensor *t,
+		  struct err *e);
+
 void weights_free(struct weights *w);
 
 /* ---- Shared by the parsers and the writers (safetensors, torchzip) ---- */

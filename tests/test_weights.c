@@ -17,6 +17,8 @@
 #include "dtype.h"
 #include "err.h"
 #include "fileio.h"
+#include "model.h"
+#include "torchzip.h"
 #include "test.h"
 #include "weights.h"
 
@@ -405,6 +407,97 @@ static void test_fifo(void)
 	rmdir(dir);
 }
 
+/* CRC-32 of PyTorch zip storages: weights_check per tensor, and
+ * model_load, which checks every tensor it uses, refuses a flipped byte. */
+static void test_crc(void)
+{
+	struct err e = {0};
+	struct weights *w = NULL;
+	CHECK_EQ_INT(weights_open_file(FIX "crc_flipped.bin", &w, &e), 0);
+	int bad = 0;
+	for (size_t i = 0; i < weights_count(w); i++) {
+		const struct tensor *t = weights_at(w, i);
+		if (weights_check(w, t, &e)) {
+			bad++;
+			CHECK_ERR(ERR_FORMAT, e, ERR_FORMAT,
+				  "crc_flipped.bin': zip entry 'state/data/0' "
+				  "is corrupt");
+		}
+	}
+	CHECK_EQ_INT(bad, 1); /* only 'weight' lives in data/0 */
+	weights_free(w);
+	w = NULL;
+
+	/* The shipped model as a .bin, then one byte of the final norm
+	 * flipped where a loader reads it in place. */
+	char dir[] = "/tmp/punguza-wc-XXXXXX";
+	if (!mkdtemp(dir)) {
+		SKIP("cannot make a temporary directory");
+		return;
+	}
+	char bin[256], cfg[256], *text;
+	size_t len;
+	snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	if (weights_open_dir("assets/tiny-inkuba", &w, NULL, &e) ||
+	    file_read_all("assets/tiny-inkuba/config.json", 1 << 20, &text,
+			  &len, &e)) {
+		CHECK_MSG(0, "%s", e.msg);
+		weights_free(w);
+		rmdir(dir);
+		return;
+	}
+	file_write_atomic(cfg, text, len, &e);
+	free(text);
+	size_t n = weights_count(w);
+	struct tensor_src *ts = calloc(n, sizeof *ts);
+	for (size_t i = 0; i < n; i++) {
+		const struct tensor *t = weights_at(w, i);
+		ts[i] = (struct tensor_src){.name = t->name, .dtype = t->dtype,
+					    .ndim = t->ndim, .src = t->data,
+					    .src_dtype = t->dtype};
+		memcpy(ts[i].shape, t->shape, sizeof ts[i].shape);
+	}
+	CHECK_EQ_INT(torchzip_write(bin, ts, n, NULL, NULL, &e), 0);
+	free(ts);
+	weights_free(w);
+	w = NULL;
+	struct model *m = NULL;
+	CHECK_MSG(model_load(dir, &m, NULL, &e) == 0, "%s", e.msg);
+	model_free(m);
+	m = NULL;
+	/* where model.norm.weight's bytes are in the file */
+	long off = -1;
+	struct file_map fm;
+	struct tensor *pt = NULL;
+	size_t np = 0;
+	if (file_map_open(bin, &fm, &e) == 0) {
+		if (torchzip_parse(fm.data, (size_t)fm.size, bin, &pt, &np,
+				   &e) == 0)
+			for (size_t i = 0; i < np; i++)
+				if (!strcmp(pt[i].name, "model.norm.weight"))
+					off = (long)((const unsigned char *)
+							 pt[i].data -
+						     fm.data) + 5;
+		tensor_array_free(pt, np);
+		file_map_close(&fm);
+	}
+	CHECK(off > 0);
+	int fd = open(bin, O_RDWR);
+	unsigned char byte = 0;
+	CHECK(fd >= 0 && pread(fd, &byte, 1, off) == 1);
+	byte ^= 0x10;
+	CHECK(fd >= 0 && pwrite(fd, &byte, 1, off) == 1);
+	if (fd >= 0)
+		close(fd);
+	CHECK_ERR(model_load(dir, &m, NULL, &e), e, ERR_FORMAT,
+		  "is corrupt (CRC-32");
+	model_free(m);
+	unlink(bin);
+	unlink(cfg);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	char *text;
@@ -421,6 +514,7 @@ int main(void)
 	test_bad_index();
 	test_big_index();
 	test_fifo();
+	test_crc();
 	cJSON_Delete(golden);
 	return TEST_SUMMARY();
 }
