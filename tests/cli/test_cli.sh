@@ -121,6 +121,27 @@ run t_alias tasks "$SRC" --data "$TMP/rows.csv" -o "$TMP/alias.csv"
 check "tasks -o a symlink to its --data file is refused" refused t_alias
 check "tasks -o a symlink to its --data leaves it" sha256sum -c --quiet "$TMP/rows.sum"
 
+# ---- CSV line ends: LF, CRLF and bare CR score alike ---------------------
+printf 'ID,task,lang,split,instruction,input,target\n' >"$TMP/ref.lf"
+for i in 1 2 3; do
+	printf 'ID_%s_sentiment_test__swahili,sentiment,swa,public,Classify,"text %s",%s\n' \
+		"$i" "$i" "$((i - 1))" >>"$TMP/ref.lf"
+done
+printf 'ID,Response\nID_1_sentiment_test__swahili,0\nID_2_sentiment_test__swahili,2\nID_3_sentiment_test__swahili,"2"\n' >"$TMP/sub.lf"
+mkdir "$TMP/lf" "$TMP/crlf" "$TMP/cr"
+for f in ref sub; do
+	tr '\n' '\r' <"$TMP/$f.lf" >"$TMP/cr/$f.csv"
+	sed 's/$/\r/' "$TMP/$f.lf" >"$TMP/crlf/$f.csv"
+	cp "$TMP/$f.lf" "$TMP/lf/$f.csv"
+done
+for k in lf crlf cr; do
+	(cd "$TMP/$k" && "$BIN" score sub.csv --ref ref.csv --json \
+		>"$TMP/s_$k.out" 2>"$TMP/s_$k.err"; echo $? >"$TMP/s_$k.status")
+	check "score reads $k line ends" succeeded "s_$k"
+done
+check "bare-CR files score as LF files do" cmp -s "$TMP/s_lf.out" "$TMP/s_cr.out"
+check "CRLF files score as LF files do" cmp -s "$TMP/s_lf.out" "$TMP/s_crlf.out"
+
 # ---- info on a .bin whose pickle is '/data.pkl' (empty prefix) ----------
 mkdir "$TMP/noprefix"
 cp "$SRC/config.json" "$TMP/noprefix/"
