@@ -142,6 +142,13 @@ done
 check "bare-CR files score as LF files do" cmp -s "$TMP/s_lf.out" "$TMP/s_cr.out"
 check "CRLF files score as LF files do" cmp -s "$TMP/s_lf.out" "$TMP/s_crlf.out"
 
+# ---- run: the first generated word keeps its space ----------------------
+# (greedy on the shipped model: the first piece after "Habari za" is
+# "\u2581Yesu", printed after the prompt as " Yesu", never "Yesu")
+run gen run "$SRC" -p "Habari za" -n 4 --temp 0
+check "run succeeds" succeeded gen
+check "run prints the first word's leading space" test "$(head -c 1 "$TMP/gen.out")" = " "
+
 # ---- info on a .bin whose pickle is '/data.pkl' (empty prefix) ----------
 mkdir "$TMP/noprefix"
 cp "$SRC/config.json" "$TMP/noprefix/"
