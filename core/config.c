@@ -53,7 +53,9 @@ static int get_double(const cJSON *root, const char *key, double def,
 	return 0;
 }
 
-/* bos/eos may be an int or a list of ints (newer configs); take the first. */
+/* bos/eos may be an int or a list of ints (newer configs); take the first.
+ * -1 (common for pad_token_id in Hugging Face configs) means none, as an
+ * absent key or null does. */
 static int get_token_id(const cJSON *root, const char *key, int *out,
 			const char *name, struct err *e)
 {
@@ -66,10 +68,10 @@ static int get_token_id(const cJSON *root, const char *key, int *out,
 	if (!v)
 		return 0;
 	double d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
-	if (!(d >= 0 && d <= INT_MAX) || d != (double)(int)d)
+	if (!(d >= -1 && d <= INT_MAX) || d != (double)(int)d)
 		return err_set(e, ERR_FORMAT, "'%s': \"%s\" is not a token id",
 			       name, key);
-	*out = (int)d;
+	*out = (int)d; /* -1: none */
 	return 0;
 }
 

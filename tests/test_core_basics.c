@@ -130,6 +130,10 @@ static void test_config_parse(void)
 		 "\"bos_token_id\" is not a token id"},
 		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
 		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+		 "\"pad_token_id\":-2}",
+		 "\"pad_token_id\" is not a token id"},
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
 		 "\"rope_theta\":1e999}",
 		 "\"rope_theta\" is not a finite number"},
 	};
@@ -137,6 +141,16 @@ static void test_config_parse(void)
 		CHECK_ERR(config_parse(bad[i][0], strlen(bad[i][0]), "t.json", &c,
 				       &e),
 			  e, ERR_FORMAT, bad[i][1]);
+	/* pad_token_id -1 (common in Hugging Face configs) means none. */
+	static const char pad[] =
+	    "{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+	    "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+	    "\"bos_token_id\":1,\"eos_token_id\":[2],\"pad_token_id\":-1}";
+	CHECK_MSG(config_parse(pad, sizeof pad - 1, "t.json", &c, &e) == 0,
+		  "%s", e.msg);
+	CHECK_EQ_INT(c.pad_token_id, -1);
+	CHECK_EQ_INT(c.eos_token_id, 2);
+	config_free(&c);
 	CHECK_ERR(config_load("/nonexistent/dir", &c, &e), e, ERR_NOTFOUND,
 		  "cannot open '/nonexistent/dir'");
 }
