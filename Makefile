@@ -76,9 +76,9 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory test
 
-test: $(BIN) $(TEST_BIN)
-	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/tui/test_tui.sh \
-		tests/cli/test_cli.sh
+test: $(BIN) $(TEST_BIN) $(O)/bench/genmodel
+	@O=$(O) GENMODEL=$(O)/bench/genmodel sh tests/run.sh $(TEST_BIN) \
+		tests/tui/test_tui.sh tests/cli/test_cli.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)

@@ -168,6 +168,16 @@ check "info on a legacy torch.save file fails" refused legacy
 check "info names the legacy torch.save format" says legacy "legacy (non-zip) torch.save format is not supported"
 check "info says how to re-save it" says legacy "_use_new_zipfile_serialization=True"
 
+# ---- the bench model generator creates missing parents -------------------
+if [ -n "${GENMODEL:-}" ] && [ -x "$GENMODEL" ]; then
+	if "$GENMODEL" "$TMP/deep/er/model" --preset tiny >"$TMP/gen.out" 2>&1; then ok; else
+		fail "genmodel into a missing parent folder"; cat "$TMP/gen.out" >&2
+	fi
+	check "genmodel wrote config.json under the new parents" test -s "$TMP/deep/er/model/config.json"
+else
+	skip "genmodel (set GENMODEL to the bench generator)"
+fi
+
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
