@@ -124,7 +124,7 @@ static int spm_to_json(const char *model, const char *out)
 				model);
 		else
 			fprintf(stderr, "punguza: %s\n", e.msg);
-		return o > 0 ? 2 : 1;
+		return 1;
 	}
 	char *json;
 	size_t len;
