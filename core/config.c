@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,13 @@ static int get_int(const cJSON *root, const char *key, int def, int *out,
 		*out = def;
 		return 0;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-	    v->valuedouble < INT_MIN || v->valuedouble > INT_MAX)
+	/* Range first: converting 1e300 (or inf, NaN) to an integer type is
+	 * undefined behaviour, so only an in-range value is converted. */
+	double d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
+	if (!(d >= INT_MIN && d <= INT_MAX) || d != (double)(int)d)
 		return err_set(e, ERR_FORMAT, "'%s': \"%s\" is not an integer",
 			       name, key);
-	*out = (int)v->valuedouble;
+	*out = (int)d;
 	return 0;
 }
 
@@ -42,14 +45,17 @@ static int get_double(const cJSON *root, const char *key, double def,
 		*out = def;
 		return 0;
 	}
-	if (!cJSON_IsNumber(v))
-		return err_set(e, ERR_FORMAT, "'%s': \"%s\" is not a number",
-			       name, key);
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return err_set(e, ERR_FORMAT,
+			       "'%s': \"%s\" is not a finite number", name,
+			       key);
 	*out = v->valuedouble;
 	return 0;
 }
 
-/* bos/eos may be an int or a list of ints (newer configs); take the first. */
+/* bos/eos may be an int or a list of ints (newer configs); take the first.
+ * -1 (common for pad_token_id in Hugging Face configs) means none, as an
+ * absent key or null does. */
 static int get_token_id(const cJSON *root, const char *key, int *out,
 			const char *name, struct err *e)
 {
@@ -61,10 +67,11 @@ static int get_token_id(const cJSON *root, const char *key, int *out,
 		v = cJSON_GetArrayItem(v, 0);
 	if (!v)
 		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > INT_MAX)
+	double d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
+	if (!(d >= -1 && d <= INT_MAX) || d != (double)(int)d)
 		return err_set(e, ERR_FORMAT, "'%s': \"%s\" is not a token id",
 			       name, key);
-	*out = (int)v->valuedouble;
+	*out = (int)d; /* -1: none */
 	return 0;
 }
 

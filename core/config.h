@@ -32,7 +32,8 @@ struct config {
 	double rms_norm_eps;
 	bool tie_word_embeddings;
 	bool shared_mlp; /* one MLP used by every layer (InkubaLM) */
-	int bos_token_id, eos_token_id, pad_token_id; /* -1 when absent */
+	int bos_token_id, eos_token_id, pad_token_id; /* -1 when absent, null
+						       or -1 in the file */
 	char model_type[32];
 	/* The original file's text (owned, may be NULL): exports start from it
 	 * so keys punguza does not understand (auto_map, ...) survive. */

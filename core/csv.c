@@ -83,15 +83,17 @@ int csv_parse(const char *text, size_t len, const char *name,
 						i++;
 						break;
 					}
-					if (text[i] == '\n')
+					/* LF, CRLF and a bare CR each end
+					 * one line */
+					if (text[i] == '\n' ||
+					    (text[i] == '\r' &&
+					     (i + 1 == len ||
+					      text[i + 1] != '\n')))
 						line++;
 					buf[w++] = text[i++];
 				}
 				if (i < len && text[i] != ',' &&
-				    text[i] != '\n' &&
-				    !(text[i] == '\r' && i + 1 < len &&
-				      text[i + 1] == '\n') &&
-				    !(text[i] == '\r' && i + 1 == len)) {
+				    text[i] != '\n' && text[i] != '\r') {
 					rc = err_set(e, ERR_FORMAT,
 						     "'%s': line %ld: text "
 						     "after a closing quote",
@@ -100,9 +102,7 @@ int csv_parse(const char *text, size_t len, const char *name,
 				}
 			} else {
 				while (i < len && text[i] != ',' &&
-				       text[i] != '\n' &&
-				       !(text[i] == '\r' &&
-					 (i + 1 == len || text[i + 1] == '\n')))
+				       text[i] != '\n' && text[i] != '\r')
 					buf[w++] = text[i++];
 			}
 			buf[w++] = '\0';
@@ -119,9 +119,13 @@ int csv_parse(const char *text, size_t len, const char *name,
 				i++;
 				continue;
 			}
-			if (i < len && text[i] == '\r')
+			/* the record's end: LF, CRLF or a bare CR */
+			if (i < len && text[i] == '\r') {
 				i++;
-			if (i < len && text[i] == '\n') {
+				if (i < len && text[i] == '\n')
+					i++;
+				line++;
+			} else if (i < len && text[i] == '\n') {
 				i++;
 				line++;
 			}

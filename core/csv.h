@@ -2,8 +2,8 @@
  * csv — an RFC 4180 reader for the challenge's CSV files.
  *
  * Fields are separated by commas; a field that starts with '"' is quoted
- * and may hold commas, CR/LF and "" (an escaped quote). Records end in LF
- * or CRLF (a last record without one is fine). A UTF-8 byte-order mark at
+ * and may hold commas, CR/LF and "" (an escaped quote). Records end in LF,
+ * CRLF or a bare CR (old Mac files; a last record without one is fine). A UTF-8 byte-order mark at
  * the start is skipped. The first record is the header; columns are looked
  * up by name (case-insensitive, surrounding spaces ignored). Completely
  * empty lines are skipped. A quote inside an unquoted field is kept as a

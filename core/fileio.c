@@ -1,5 +1,6 @@
 #include "fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@ int file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
 {
 	*out = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
 				 "cannot open '%s'", path);
@@ -64,7 +65,7 @@ int file_map_open(const char *path, struct file_map *out, struct err *e)
 {
 	out->data = NULL;
 	out->size = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
 				 "cannot open '%s'", path);
@@ -178,4 +179,237 @@ int path_is_dir(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int path_resolve(const char *path, char *buf, size_t cap, struct err *e)
+{
+	char pre[PATH_MAX], base[PATH_MAX];
+	size_t n = path ? strlen(path) : 0;
+	if (!n)
+		return err_set(e, ERR_INVALID, "empty path");
+	if (n >= sizeof pre)
+		return err_set(e, ERR_INVALID, "'%s': path too long", path);
+	/* The longest prefix that resolves: drop components from the end. */
+	size_t cut = n;
+	while (cut > 1 && path[cut - 1] == '/')
+		cut--;
+	for (;;) {
+		if (cut == 0) {
+			pre[0] = '.';
+			pre[1] = '\0';
+		} else {
+			memcpy(pre, path, cut);
+			pre[cut] = '\0';
+		}
+		if (realpath(pre, base))
+			break;
+		if (cut == 0 || (cut == 1 && path[0] == '/'))
+			return err_errno(e, ERR_IO, "cannot resolve '%s'", path);
+		while (cut > 0 && path[cut - 1] != '/')
+			cut--;
+		while (cut > 1 && path[cut - 1] == '/')
+			cut--;
+	}
+	/* The rest, lexically. */
+	size_t bl = strlen(base);
+	const char *s = path + cut;
+	while (*s) {
+		while (*s == '/')
+			s++;
+		size_t cl = strcspn(s, "/");
+		if (cl == 0 || (cl == 1 && s[0] == '.')) {
+			/* nothing */
+		} else if (cl == 2 && s[0] == '.' && s[1] == '.') {
+			while (bl > 1 && base[bl - 1] != '/')
+				bl--;
+			if (bl > 1)
+				bl--; /* the slash, unless it is the root */
+			base[bl] = '\0';
+		} else {
+			if (bl + 1 + cl >= sizeof base)
+				return err_set(e, ERR_INVALID,
+					       "'%s': path too long", path);
+			if (bl > 1)
+				base[bl++] = '/';
+			memcpy(base + bl, s, cl);
+			bl += cl;
+			base[bl] = '\0';
+		}
+		s += cl;
+	}
+	if (bl >= cap)
+		return err_set(e, ERR_INVALID, "'%s': path too long", path);
+	memcpy(buf, base, bl + 1);
+	return 0;
+}
+
+/* 1 when b is a or lies inside it (both resolved). */
+static int path_under(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	if (n == 1 && a[0] == '/')
+		return 1;
+	return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
+}
+
+int path_overlaps(const char *a, const char *b, struct err *e)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+	int rc;
+	if ((rc = path_resolve(a, ra, sizeof ra, e)) ||
+	    (rc = path_resolve(b, rb, sizeof rb, e)))
+		return rc;
+	return path_under(ra, rb) || path_under(rb, ra);
+}
+
+int path_remove_tree(const char *path, struct err *e)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0
+				       : err_errno(e, ERR_IO,
+						   "cannot remove '%s'", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0)
+			return err_errno(e, ERR_IO, "cannot remove '%s'", path);
+		return 0;
+	}
+	DIR *d = opendir(path);
+	if (!d)
+		return err_errno(e, ERR_IO, "cannot open '%s'", path);
+	struct dirent *de;
+	int rc = 0;
+	char sub[PATH_MAX];
+	while (!rc && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((rc = path_join(sub, sizeof sub, path, de->d_name, e)))
+			break;
+		rc = path_remove_tree(sub, e);
+	}
+	closedir(d);
+	if (!rc && rmdir(path) < 0)
+		rc = err_errno(e, ERR_IO, "cannot remove '%s'", path);
+	return rc;
+}
+
+/* 1 empty, 0 not empty, < 0 error. */
+static int dir_empty(const char *path, struct err *e)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return err_errno(e, ERR_IO, "cannot open '%s'", path);
+	struct dirent *de;
+	int empty = 1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+int out_dir_check(const char *out, const char *src, bool force, bool *exists,
+		  struct err *e)
+{
+	if (exists)
+		*exists = false;
+	if (!out || !*out)
+		return err_set(e, ERR_INVALID, "no output directory");
+	if (src) {
+		int o = path_overlaps(out, src, e);
+		if (o < 0)
+			return o;
+		if (o)
+			return err_set(e, ERR_INVALID,
+				       "cannot write into the source '%s' "
+				       "(the output '%s' is, holds or lies "
+				       "inside it)",
+				       src, out);
+	}
+	struct stat st;
+	if (stat(out, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* not there: creating it says why not */
+		return err_errno(e, ERR_IO, "cannot stat '%s'", out);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, ERR_INVALID,
+			       "'%s' exists and is not a directory", out);
+	int empty = dir_empty(out, e);
+	if (empty < 0)
+		return empty;
+	if (!empty && !force)
+		return err_set(e, ERR_INVALID,
+			       "'%s' exists and is not empty (--force "
+			       "replaces it)",
+			       out);
+	if (exists)
+		*exists = true;
+	return 0;
+}
+
+int out_dir_begin(struct out_dir *d, const char *out, const char *src,
+		  bool force, struct err *e)
+{
+	memset(d, 0, sizeof *d);
+	size_t n = out ? strlen(out) : 0;
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	if (n >= sizeof d->out)
+		return err_set(e, ERR_INVALID, "'%s': path too long", out);
+	if (n)
+		memcpy(d->out, out, n);
+	d->out[n] = '\0';
+	int rc = out_dir_check(d->out, src, force, &d->exists, e);
+	if (rc)
+		return rc;
+	snprintf(d->tmp, sizeof d->tmp, "%s.tmp-XXXXXX", d->out);
+	if (!mkdtemp(d->tmp)) {
+		rc = err_errno(e, ERR_IO, "cannot create '%s'", d->tmp);
+		d->tmp[0] = '\0';
+		return rc;
+	}
+	mode_t um = umask(0);
+	umask(um);
+	chmod(d->tmp, 0777 & ~um);
+	return 0;
+}
+
+int out_dir_commit(struct out_dir *d, struct err *e)
+{
+	char old[PATH_MAX + 16];
+	struct err e2 = {0};
+	if (!d->tmp[0])
+		return err_set(e, ERR_INVALID, "'%s': nothing to commit",
+			       d->out);
+	if (d->exists) {
+		snprintf(old, sizeof old, "%s.old-XXXXXX", d->out);
+		if (!mkdtemp(old) || rmdir(old) < 0 || rename(d->out, old) < 0)
+			return err_errno(e, ERR_IO, "cannot move '%s' aside",
+					 d->out);
+		if (rename(d->tmp, d->out) < 0) {
+			int rc = err_errno(e, ERR_IO,
+					   "cannot rename '%s' to '%s'", d->tmp,
+					   d->out);
+			rename(old, d->out);
+			return rc;
+		}
+		path_remove_tree(old, &e2); /* best effort */
+	} else if (rename(d->tmp, d->out) < 0) {
+		return err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
+				 d->tmp, d->out);
+	}
+	d->tmp[0] = '\0';
+	return 0;
+}
+
+void out_dir_abort(struct out_dir *d)
+{
+	struct err e2 = {0};
+	if (d && d->tmp[0]) {
+		path_remove_tree(d->tmp, &e2);
+		d->tmp[0] = '\0';
+	}
 }

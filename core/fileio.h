@@ -7,13 +7,18 @@
 #ifndef PUNGUZA_FILEIO_H
 #define PUNGUZA_FILEIO_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 
 /* Reads all of path into a malloc'd buffer (NUL-terminated, *len excludes
- * the NUL). Refuses files larger than max_bytes. Caller frees *out. */
+ * the NUL). Refuses files larger than max_bytes. Caller frees *out.
+ * Here and in file_map_open only a regular file is accepted ("'x' is not a
+ * regular file"); the open never blocks (O_NONBLOCK: a FIFO is refused,
+ * not waited on). */
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
 		  struct err *e);
 
@@ -42,5 +47,49 @@ int path_exists(const char *path);
 
 /* 1 when path is a directory. */
 int path_is_dir(const char *path);
+
+/* Resolves path as realpath(3) does (absolute, symlinks followed, no "."
+ * or ".."), also when it does not exist yet: its longest existing prefix
+ * is resolved and the rest appended, "." and ".." of the rest applied
+ * lexically. buf receives at most cap bytes (PATH_MAX is enough). */
+int path_resolve(const char *path, char *buf, size_t cap, struct err *e);
+
+/* 1 when a and b resolve (path_resolve) to the same path or one lies
+ * inside the other, 0 when neither does, < 0 on error. */
+int path_overlaps(const char *a, const char *b, struct err *e);
+
+/* Removes a file or a directory tree (symlinks removed, never followed);
+ * a missing path is not an error. */
+int path_remove_tree(const char *path, struct err *e);
+
+/*
+ * An output directory written atomically, as every command that writes a
+ * directory must (prune's export, vocab):
+ *   out_dir_begin   refuses an OUT that is, holds or lies inside src (the
+ *                   source is never written; src may be a file or a
+ *                   directory, NULL for none), an OUT that exists and is
+ *                   not a directory, and a non-empty OUT unless force;
+ *                   then creates the temporary "OUT.tmp-XXXXXX" beside it
+ *   (the caller writes into d->tmp)
+ *   out_dir_commit  renames the temporary to OUT; an existing OUT (force)
+ *                   is moved aside first and removed only after the new
+ *                   one is in place
+ *   out_dir_abort   removes the temporary (after a failure; a no-op after
+ *                   a commit or a refused begin)
+ */
+struct out_dir {
+	char out[PATH_MAX];      /* OUT without trailing slashes */
+	char tmp[PATH_MAX + 16]; /* the temporary ("" when there is none) */
+	bool exists;             /* OUT existed at begin */
+};
+
+/* The checks of out_dir_begin alone (nothing created); *exists may be
+ * NULL. */
+int out_dir_check(const char *out, const char *src, bool force, bool *exists,
+		  struct err *e);
+int out_dir_begin(struct out_dir *d, const char *out, const char *src,
+		  bool force, struct err *e);
+int out_dir_commit(struct out_dir *d, struct err *e);
+void out_dir_abort(struct out_dir *d);
 
 #endif

@@ -114,11 +114,15 @@ static int push_id(int **a, size_t *n, size_t *cap, int id, struct err *e)
  * position's logits). */
 static int decode_loop(struct fwd_state *fs, const struct tokenizer *t,
 		       struct sampler *sm, int max_new, int eos,
-		       bool skip_special, struct sink *k, struct gen_stats *st,
-		       int **out_ids, size_t *n_out, struct err *e)
+		       bool skip_special, bool after_text, struct sink *k,
+		       struct gen_stats *st, int **out_ids, size_t *n_out,
+		       struct err *e)
 {
 	struct tok_stream ts;
 	tok_stream_init(&ts, skip_special);
+	/* The text continues the prompt's: the decoder's "strip one leading
+	 * space" applies only at the very start of the text. */
+	ts.cont = after_text;
 	char buf[256];
 	size_t len, cap = 0;
 	int rc = 0;
@@ -221,9 +225,19 @@ int gen_ids_state(struct fwd_state *fs, const struct tokenizer *t,
 		goto out;
 	double t1 = now();
 	st->prompt_seconds = t1 - t0;
+	/* Does the prompt decode to any text (not just BOS)? */
+	bool after_text = false;
+	if (t) {
+		char *pt = NULL;
+		size_t pl = 0;
+		if ((rc = tok_decode(t, ids, n, o->skip_special, &pt, &pl, e)))
+			goto out;
+		after_text = pl > 0;
+		free(pt);
+	}
 	struct sink k = {on_text, ctx, o->stop_at_newline, false, false};
 	rc = decode_loop(fs, t, sm, max_new, gen_eos_id(m, t), o->skip_special,
-			 &k, st, out_ids, n_out, e);
+			 after_text, &k, st, out_ids, n_out, e);
 	st->gen_seconds = now() - t1;
 	st->hit_newline = k.hit_newline;
 	st->cancelled = k.cancelled;

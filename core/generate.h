@@ -14,9 +14,13 @@
  *      change is held back) and hand the new text to on_text; run it
  *      through the model (not after the last one).
  *   4. at the end the decoder is flushed: the held-back rest goes to
- *      on_text too, so the concatenation of every on_text chunk equals
- *      tok_decode(generated ids, skip_special) (cut at the newline when
- *      stop_at_newline stops it).
+ *      on_text too, so the concatenation of every on_text chunk is the
+ *      text the generated ids add to the prompt's: tok_decode(prompt +
+ *      generated) with tok_decode(prompt) cut off its front (skip_special
+ *      both; cut at the newline when stop_at_newline stops it). A first
+ *      piece "▁x" after a prompt so prints " x": the decoder strips a
+ *      leading space only at the very start of the text. When the prompt
+ *      decodes to nothing (BOS alone) it is tok_decode(generated ids).
  * With stop_at_newline, the first '\n' in the text ends the generation:
  * the text before it is emitted, the newline and anything after are not.
  * on_text returning non-zero stops the generation at once (st->cancelled;

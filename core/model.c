@@ -239,9 +239,13 @@ static const struct tensor *find_checked(struct loader *ld, const char *name,
 	return t;
 }
 
-/* An f32 view of t: in place when f32 and aligned, else an owned copy. */
+/* An f32 view of t: in place when f32 and aligned, else an owned copy.
+ * First its bytes are checked (a PyTorch zip storage's CRC-32). */
 static int to_f32(struct loader *ld, const struct tensor *t, float **out)
 {
+	int crc = weights_check(ld->m->w, t, ld->e);
+	if (crc)
+		return crc;
 	if (t->dtype == DTYPE_F32 && ((uintptr_t)t->data & 3) == 0) {
 		/* The mapping is read-only; model.h forbids writes. */
 		*out = (float *)(uintptr_t)t->data;
@@ -419,6 +423,8 @@ static int load_mlps(struct loader *ld)
 		for (int k = 0; k < 3; k++) {
 			if (!t[k] || t[k]->data == src[k]->data)
 				continue;
+			if ((rc = weights_check(ld->m->w, t[k], ld->e)))
+				return rc;
 			same = same && same_values(t[k], src[k]);
 			drop_pages(t[k]->data, t[k]->nbytes);
 		}

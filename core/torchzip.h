@@ -38,9 +38,39 @@
 
 /* Parses the archive in len bytes at buf (`name`, the file, is used in
  * error messages). *out: malloc'd array of *n tensors in state-dict order,
- * names malloc'd, data inside buf; free with tensor_array_free(). */
+ * names malloc'd, data inside buf; free with tensor_array_free().
+ * data.pkl's CRC-32 is checked here; the storages' are not (that would
+ * read the whole file): see torchzip_parse_entries. */
 int torchzip_parse(const void *buf, size_t len, const char *name,
 		   struct tensor **out, size_t *n, struct err *e);
+
+/* A stored zip entry: its bytes (inside the caller's buffer), the CRC-32
+ * the central directory records for them and its name (not
+ * NUL-terminated, inside the buffer). */
+struct torchzip_entry {
+	const unsigned char *data;
+	uint64_t size;
+	uint32_t crc;
+	const char *name;
+	size_t name_len;
+};
+
+/* torchzip_parse, and when zents is not NULL also the storage entries the
+ * tensors use, each once, sorted by data address (*zents malloc'd, caller
+ * frees), so a user can check each storage's CRC on first use
+ * (weights.h: weights_check). */
+int torchzip_parse_entries(const void *buf, size_t len, const char *name,
+			   struct tensor **out, size_t *n,
+			   struct torchzip_entry **zents, size_t *n_zents,
+			   struct err *e);
+
+/* Checks an entry's CRC-32 (reads all its bytes): ERR_FORMAT "'file': zip
+ * entry 'x' is corrupt (CRC-32 ..., the archive says ...)". */
+int torchzip_check_entry(const struct torchzip_entry *z, const char *file,
+			 struct err *e);
+
+/* CRC-32 as zip computes it (table-driven, slicing by 8); start from 0. */
+uint32_t torchzip_crc32(uint32_t crc, const void *buf, size_t n);
 
 /* One tensor as the pickle describes it. */
 struct pickled_tensor {

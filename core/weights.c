@@ -241,11 +241,16 @@ void wfile_abort(struct wfile *f)
 struct shard {
 	struct file_map map;
 	char *path;
+	/* A PyTorch zip's storages, by address, and which passed their
+	 * CRC-32 check (weights_check). */
+	struct torchzip_entry *zents;
+	unsigned char *zchecked;
+	size_t n_zents;
 };
 
 struct weights {
 	struct shard *shards;
-	size_t n_shards;
+	size_t n_shards, shards_cap;
 	struct tensor *t; /* all tensors, file by file, in file order */
 	size_t *shard_of; /* index into shards, per tensor */
 	size_t n, cap;
@@ -254,14 +259,30 @@ struct weights {
 	char format[64];
 };
 
+/* torch.save before PyTorch 1.6 (and with
+ * _use_new_zipfile_serialization=False): a protocol-2 pickle of the magic
+ * number 0x1950a86a20f9469cfc6c (LONG1, 10 bytes) comes first. */
+static int is_legacy_torch(const unsigned char *p, uint64_t n)
+{
+	static const unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c,
+					      0xfc, 0x9c, 0x46, 0xf9, 0x20,
+					      0x6a, 0xa8, 0x50, 0x19};
+	return n >= sizeof magic && memcmp(p, magic, sizeof magic) == 0;
+}
+
 static int add_file(struct weights *w, const char *path, int *is_zip,
 		    struct err *e)
 {
-	struct shard *s = realloc(w->shards, (w->n_shards + 1) * sizeof *s);
-	if (!s)
-		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
-	w->shards = s;
-	s = &w->shards[w->n_shards];
+	if (w->n_shards == w->shards_cap) {
+		size_t cap = w->shards_cap ? 2 * w->shards_cap : 4;
+		struct shard *ns = realloc(w->shards, cap * sizeof *ns);
+		if (!ns)
+			return err_set(e, ERR_NOMEM, "'%s': out of memory",
+				       path);
+		w->shards = ns;
+		w->shards_cap = cap;
+	}
+	struct shard *s = &w->shards[w->n_shards];
 	memset(s, 0, sizeof *s);
 	s->path = strdup(path);
 	if (!s->path)
@@ -276,9 +297,22 @@ static int add_file(struct weights *w, const char *path, int *is_zip,
 	int zip = s->map.size >= 4 && memcmp(s->map.data, "PK\3\4", 4) == 0;
 	if (is_zip)
 		*is_zip = zip;
-	if (zip)
-		rc = torchzip_parse(s->map.data, (size_t)s->map.size, path, &t,
-				    &n, e);
+	if (zip) {
+		rc = torchzip_parse_entries(s->map.data, (size_t)s->map.size,
+					    path, &t, &n, &s->zents,
+					    &s->n_zents, e);
+		if (rc == 0 &&
+		    !(s->zchecked = calloc(s->n_zents ? s->n_zents : 1, 1))) {
+			tensor_array_free(t, n);
+			return err_set(e, ERR_NOMEM, "'%s': out of memory",
+				       path);
+		}
+	} else if (is_legacy_torch(s->map.data, s->map.size))
+		return err_set(e, ERR_UNSUPPORTED,
+			       "'%s': legacy (non-zip) torch.save format is "
+			       "not supported; re-save with torch.save(..., "
+			       "_use_new_zipfile_serialization=True)",
+			       path);
 	else
 		rc = safetensors_parse(s->map.data, (size_t)s->map.size, path,
 				       &t, &n, e);
@@ -301,7 +335,8 @@ static int add_file(struct weights *w, const char *path, int *is_zip,
 		}
 		w->cap = cap;
 	}
-	memcpy(w->t + w->n, t, n * sizeof *t);
+	if (n) /* an empty file ("{}" header) has t == NULL, w->t may be */
+		memcpy(w->t + w->n, t, n * sizeof *t);
 	for (size_t i = 0; i < n; i++)
 		w->shard_of[w->n + i] = w->n_shards - 1;
 	w->n += n;
@@ -368,6 +403,24 @@ static int shard_name_ok(const char *s)
 	       strcmp(s, "..") != 0;
 }
 
+struct name_pos {
+	const char *name;
+	size_t pos;
+};
+
+static int name_pos_by_name(const void *a, const void *b)
+{
+	const struct name_pos *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int name_pos_by_pos(const void *a, const void *b)
+{
+	const struct name_pos *x = a, *y = b;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 static int open_index(struct weights *w, const char *dir,
 		      const char *index_path, const struct progress *prog,
 		      struct err *e)
@@ -406,11 +459,30 @@ static int open_index(struct weights *w, const char *dir,
 				     index_path, it->string);
 			goto out;
 		}
-		size_t k = 0;
-		while (k < n_files && strcmp(files[k], it->valuestring) != 0)
-			k++;
-		if (k == n_files)
-			files[n_files++] = it->valuestring;
+		files[n_files++] = it->valuestring;
+	}
+	/* The distinct names in order of first appearance, in O(n log n):
+	 * sort by (name, position), keep each name's first, re-sort those
+	 * by position. */
+	if (n_files > 1) {
+		struct name_pos *np = malloc(n_files * sizeof *np);
+		if (!np) {
+			rc = err_set(e, ERR_NOMEM, "'%s': out of memory",
+				     index_path);
+			goto out;
+		}
+		for (size_t k = 0; k < n_files; k++)
+			np[k] = (struct name_pos){files[k], k};
+		qsort(np, n_files, sizeof *np, name_pos_by_name);
+		size_t u = 0;
+		for (size_t k = 0; k < n_files; k++)
+			if (u == 0 || strcmp(np[u - 1].name, np[k].name) != 0)
+				np[u++] = np[k];
+		qsort(np, u, sizeof *np, name_pos_by_pos);
+		for (size_t k = 0; k < u; k++)
+			files[k] = np[k].name;
+		n_files = u;
+		free(np);
 	}
 	if (n_files == 0) {
 		rc = err_set(e, ERR_FORMAT, "'%s': \"weight_map\" is empty",
@@ -545,6 +617,34 @@ uint64_t weights_file_bytes(const struct weights *w)
 	return w ? w->file_bytes : 0;
 }
 
+int weights_check(const struct weights *w, const struct tensor *t,
+		  struct err *e)
+{
+	if (!w || !t || t < w->t || t >= w->t + w->n)
+		return 0;
+	const struct shard *s = &w->shards[w->shard_of[t - w->t]];
+	const unsigned char *p = t->data;
+	/* The last storage starting at or before p. */
+	size_t lo = 0, hi = s->n_zents;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->zents[mid].data <= p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return 0;
+	size_t i = lo - 1;
+	const struct torchzip_entry *z = &s->zents[i];
+	if (p > z->data + z->size || s->zchecked[i])
+		return 0;
+	int rc = torchzip_check_entry(z, s->path, e);
+	if (rc == 0)
+		s->zchecked[i] = 1;
+	return rc;
+}
+
 void weights_free(struct weights *w)
 {
 	if (!w)
@@ -552,6 +652,8 @@ void weights_free(struct weights *w)
 	for (size_t i = 0; i < w->n_shards; i++) {
 		file_map_close(&w->shards[i].map);
 		free(w->shards[i].path);
+		free(w->shards[i].zents);
+		free(w->shards[i].zchecked);
 	}
 	free(w->shards);
 	for (size_t i = 0; i < w->n; i++)

@@ -47,7 +47,9 @@ struct weights;
 int weights_open_dir(const char *dir, struct weights **out,
 		     const struct progress *prog, struct err *e);
 
-/* Opens one file: *.safetensors or a PyTorch zip (*.bin, *.pt). */
+/* Opens one file: *.safetensors or a PyTorch zip (*.bin, *.pt). A legacy
+ * (non-zip) torch.save file is recognised by its magic number and refused
+ * with ERR_UNSUPPORTED saying how to re-save it. */
 int weights_open_file(const char *path, struct weights **out, struct err *e);
 
 /* Looks a tensor up by its exact name; NULL when absent. */
@@ -61,6 +63,15 @@ const char *weights_format(const struct weights *w);
 
 /* Total bytes of the files mapped. */
 uint64_t weights_file_bytes(const struct weights *w);
+
+/* Checks the integrity of t's bytes where the format allows: a PyTorch
+ * zip's storage entry gets its CRC-32 checked, once per storage (the
+ * first call reads it whole; later calls for it and its other tensors
+ * are free). Safetensors files carry no checksum: 0. ERR_FORMAT "'file':
+ * zip entry 'x' is corrupt (...)" when the bytes changed. Not thread-safe
+ * (model_load calls it for every tensor it uses). */
+int weights_check(const struct weights *w, const struct tensor *t,
+		  struct err *e);
 
 void weights_free(struct weights *w);
 

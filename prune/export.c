@@ -55,34 +55,6 @@ int export_remove_tree(const char *path, struct err *e)
 	return rc;
 }
 
-/* 1 empty, 0 not empty, < 0 error. */
-static int dir_empty(const char *path, struct err *e)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return err_errno(e, ERR_IO, "cannot open '%s'", path);
-	struct dirent *de;
-	int empty = 1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = 0;
-			break;
-		}
-	closedir(d);
-	return empty;
-}
-
-/* True when b is a or lies inside it (symlinks resolved). */
-static bool path_within(const char *a, const char *b)
-{
-	char ra[PATH_MAX], rb[PATH_MAX];
-	if (!a || !b || !realpath(a, ra) || !realpath(b, rb))
-		return false;
-	size_t n = strlen(ra);
-	return !strncmp(ra, rb, n) &&
-	       (rb[n] == '\0' || rb[n] == '/' || (n == 1 && ra[0] == '/'));
-}
-
 /* Copies src_dir/name to dir/name when it exists (1 copied, 0 absent). */
 static int copy_file(const char *src_dir, const char *dir, const char *name,
 		     struct err *e)
@@ -719,26 +691,11 @@ int export_model(const struct model *m, const struct export_opts *o,
 	memcpy(out, o->out_dir, n);
 	out[n] = '\0';
 
-	bool exists = path_exists(out);
-	if (exists) {
-		if (!path_is_dir(out))
-			return err_set(e, ERR_INVALID,
-				       "'%s' exists and is not a directory",
-				       out);
-		if (o->src_dir && path_within(out, o->src_dir))
-			return err_set(e, ERR_INVALID,
-				       "'%s' is or holds the source directory: "
-				       "the source is never written",
-				       out);
-		int empty = dir_empty(out, e);
-		if (empty < 0)
-			return empty;
-		if (!empty && !o->force)
-			return err_set(e, ERR_INVALID,
-				       "'%s' exists and is not empty (--force "
-				       "replaces it)",
-				       out);
-	}
+	/* The source is never written: OUT may not be, hold or lie inside
+	 * it, whether or not OUT exists yet. */
+	bool exists;
+	if ((rc = out_dir_check(out, o->src_dir, o->force, &exists, e)))
+		return rc;
 	snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", out);
 	if (!mkdtemp(tmp))
 		return err_errno(e, ERR_IO, "cannot create '%s'", tmp);

@@ -38,7 +38,8 @@
  * complete (moved aside, the new one renamed in, the old one removed). On
  * any failure (write error, cancel) the temporary directory is removed and
  * the error says so; OUT is untouched. The source directory is never
- * written (an OUT that is or holds it is refused).
+ * written (an OUT that is, holds or lies inside it is refused, whether
+ * or not OUT exists yet: fileio.h out_dir_check).
  *
  * Determinism: the same model, options and recipe give the same bytes
  * (no timestamps; safetensors sorted by name; JSON from cJSON).

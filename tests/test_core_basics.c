@@ -1,6 +1,8 @@
 /* Tests for err, dtype, fileio and config (DESIGN §1.2 counts). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -115,11 +117,40 @@ static void test_config_parse(void)
 		 "head_dim 3 is odd"},
 		{"{\"vocab_size\":10.5,\"hidden_size\":6}",
 		 "\"vocab_size\" is not an integer"},
+		/* out of every integer type: refused before any conversion
+		 * (tests/fuzz/corpus/config/ has these for the sanitizers) */
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1e300,\"num_attention_heads\":2}",
+		 "\"num_hidden_layers\" is not an integer"},
+		{"{\"vocab_size\":-1e300,\"hidden_size\":8}",
+		 "\"vocab_size\" is not an integer"},
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+		 "\"bos_token_id\":1e300}",
+		 "\"bos_token_id\" is not a token id"},
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+		 "\"pad_token_id\":-2}",
+		 "\"pad_token_id\" is not a token id"},
+		{"{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+		 "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+		 "\"rope_theta\":1e999}",
+		 "\"rope_theta\" is not a finite number"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_ERR(config_parse(bad[i][0], strlen(bad[i][0]), "t.json", &c,
 				       &e),
 			  e, ERR_FORMAT, bad[i][1]);
+	/* pad_token_id -1 (common in Hugging Face configs) means none. */
+	static const char pad[] =
+	    "{\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":4,"
+	    "\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+	    "\"bos_token_id\":1,\"eos_token_id\":[2],\"pad_token_id\":-1}";
+	CHECK_MSG(config_parse(pad, sizeof pad - 1, "t.json", &c, &e) == 0,
+		  "%s", e.msg);
+	CHECK_EQ_INT(c.pad_token_id, -1);
+	CHECK_EQ_INT(c.eos_token_id, 2);
+	config_free(&c);
 	CHECK_ERR(config_load("/nonexistent/dir", &c, &e), e, ERR_NOTFOUND,
 		  "cannot open '/nonexistent/dir'");
 }
@@ -151,6 +182,65 @@ static void test_fileio(void)
 	CHECK_EQ_INT(rmdir(dir), 0);
 }
 
+/* path_resolve / path_overlaps / out_dir_*: what "is OUT the source or
+ * under/over it" means, also for an OUT that does not exist yet. */
+static void test_out_dir(void)
+{
+	char dir[] = "/tmp/punguza-test-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char real[PATH_MAX], src[600], p[700], q[PATH_MAX + 32], got[PATH_MAX];
+	struct err e = {0};
+	CHECK(realpath(dir, real) != NULL);
+	snprintf(src, sizeof src, "%s/src", dir);
+	CHECK_EQ_INT(mkdir(src, 0777), 0);
+	/* A missing tail is appended, "." and ".." applied lexically. */
+	snprintf(p, sizeof p, "%s/src/new/./deeper/../x/", dir);
+	CHECK_EQ_INT(path_resolve(p, got, sizeof got, &e), 0);
+	snprintf(q, sizeof q, "%s/src/new/x", real);
+	CHECK_STR(got, q);
+	snprintf(p, sizeof p, "%s/src/../other", dir);
+	CHECK_EQ_INT(path_resolve(p, got, sizeof got, &e), 0);
+	snprintf(q, sizeof q, "%s/other", real);
+	CHECK_STR(got, q);
+	/* Over, equal, under (existing or not), beside. */
+	snprintf(p, sizeof p, "%s/src/pruned", dir);
+	CHECK_EQ_INT(path_overlaps(p, src, &e), 1);
+	CHECK_EQ_INT(path_overlaps(src, p, &e), 1);
+	CHECK_EQ_INT(path_overlaps(dir, src, &e), 1);
+	snprintf(p, sizeof p, "%s/src/", dir);
+	CHECK_EQ_INT(path_overlaps(p, src, &e), 1);
+	snprintf(p, sizeof p, "%s/srcx", dir);
+	CHECK_EQ_INT(path_overlaps(p, src, &e), 0);
+	snprintf(p, sizeof p, "%s/src/../srcx/a", dir);
+	CHECK_EQ_INT(path_overlaps(p, src, &e), 0);
+	/* Through a symlink. */
+	snprintf(p, sizeof p, "%s/link", dir);
+	CHECK_EQ_INT(symlink(src, p), 0);
+	snprintf(q, sizeof q, "%s/link/out", dir);
+	CHECK_EQ_INT(path_overlaps(q, src, &e), 1);
+	/* out_dir: refused, then written and committed, then forced. */
+	struct out_dir od;
+	snprintf(q, sizeof q, "%s/link/out", dir);
+	CHECK_ERR(out_dir_begin(&od, q, src, true, &e), e, ERR_INVALID,
+		  "cannot write into the source");
+	snprintf(q, sizeof q, "%s/out", dir);
+	CHECK_EQ_INT(out_dir_begin(&od, q, src, false, &e), 0);
+	CHECK(path_is_dir(od.tmp));
+	CHECK_EQ_INT(path_join(p, sizeof p, od.tmp, "f", &e), 0);
+	CHECK_EQ_INT(file_write_atomic(p, "1", 1, &e), 0);
+	CHECK_EQ_INT(out_dir_commit(&od, &e), 0);
+	out_dir_abort(&od); /* after a commit: nothing */
+	CHECK_EQ_INT(path_join(p, sizeof p, q, "f", &e), 0);
+	CHECK(path_exists(p));
+	CHECK_ERR(out_dir_begin(&od, q, src, false, &e), e, ERR_INVALID,
+		  "not empty");
+	CHECK_EQ_INT(out_dir_begin(&od, q, NULL, true, &e), 0);
+	CHECK_EQ_INT(out_dir_commit(&od, &e), 0);
+	CHECK(path_is_dir(q) && !path_exists(p));
+	CHECK_EQ_INT(path_remove_tree(dir, &e), 0);
+	CHECK(!path_exists(dir));
+}
+
 int main(void)
 {
 	test_err();
@@ -158,5 +248,6 @@ int main(void)
 	test_params();
 	test_config_parse();
 	test_fileio();
+	test_out_dir();
 	return TEST_SUMMARY();
 }

@@ -56,10 +56,23 @@ static void test_basic(void)
 	CHECK_EQ_INT(t.n_rows, 0);
 	csv_free(&t);
 
-	/* a lone CR inside an unquoted field is data */
+	/* a bare CR ends a record, as LF and CRLF do, also after a closing
+	 * quote; line numbers count it */
 	CHECK_EQ_INT(parse("a\nx\ry\n", &t, &e), 0);
-	CHECK_STR(csv_cell(&t, 0, 0), "x\ry");
+	CHECK_EQ_INT(t.n_rows, 2);
+	CHECK_STR(csv_cell(&t, 0, 0), "x");
+	CHECK_STR(csv_cell(&t, 1, 0), "y");
 	csv_free(&t);
+	CHECK_EQ_INT(parse("ID,Response\r\"a\",\"1\"\rb,\"x\ry\"\r\rc,3\r",
+			   &t, &e), 0);
+	CHECK_EQ_INT(t.n_rows, 3);
+	CHECK_STR(csv_cell(&t, 0, 1), "1");
+	CHECK_STR(csv_cell(&t, 1, 1), "x\ry");
+	CHECK_STR(csv_cell(&t, 2, 0), "c");
+	CHECK_EQ_INT(t.lines[2], 6);
+	csv_free(&t);
+	CHECK_ERR(parse("a,b\r1,2\r3\r", &t, &e), e, ERR_FORMAT,
+		  "line 3: 1 field");
 }
 
 static void test_errors(void)

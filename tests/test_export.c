@@ -414,8 +414,15 @@ static void test_atomicity(void)
 	CHECK_ERR(export_model(m, &o, NULL, &e), e, ERR_INVALID, "source");
 	o.out_dir = tmpdir; /* holds the source: --force would delete it */
 	CHECK_ERR(export_model(m, &o, NULL, &e), e, ERR_INVALID, "source");
-	o.out_dir = out;
+	/* inside the source, not there yet: refused, nothing created */
+	char inside[600];
+	snprintf(inside, sizeof inside, "%s/pruned", src_dir);
+	o.out_dir = inside;
 	o.force = false;
+	CHECK_ERR(export_model(m, &o, NULL, &e), e, ERR_INVALID,
+		  "cannot write into the source");
+	CHECK(!path_exists(inside));
+	o.out_dir = out;
 	/* cancel at every progress call up to completion */
 	int completed = 0;
 	for (int k = 0; k < 50 && !completed; k++) {

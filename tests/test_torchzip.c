@@ -212,6 +212,75 @@ static void test_archives(void)
 		  "no zip end-of-central-directory record");
 	CHECK_EQ_INT(parse_file(FIX "state.bin", &e), 0);
 	CHECK_EQ_INT(parse_file(FIX "state_p4.bin", &e), 0);
+	/* '/data.pkl' (an empty archive prefix) beside 'version' (no '/'
+	 * at all): an empty state dict (tests/ref/make_zip_fixtures.py). */
+	CHECK_MSG(parse_file(FIX "empty_prefix.bin", &e) == 0, "%s", e.msg);
+	/* CRC-32: a flipped byte in data.pkl fails at once; one in a
+	 * storage when the storage is checked (tests/ref/make_zip_fixtures.py
+	 * flipped them after the fact). */
+	CHECK_EQ_INT(torchzip_crc32(0, "123456789", 9), 0xCBF43926u);
+	/* every length and alignment the folding path and the table tail
+	 * split differently, against a bit-at-a-time reference; chained */
+	{
+		unsigned char buf[1100];
+		uint32_t x = 12345;
+		for (size_t i = 0; i < sizeof buf; i++) {
+			x = x * 1103515245u + 12345u;
+			buf[i] = (unsigned char)(x >> 16);
+		}
+		int bad = 0;
+		for (size_t off = 0; off < 4; off++)
+			for (size_t len = 0; len + off <= 1090; len += 7) {
+				uint32_t ref = ~0u;
+				for (size_t i = 0; i < len; i++) {
+					ref ^= buf[off + i];
+					for (int k = 0; k < 8; k++)
+						ref = ref & 1 ? 0xedb88320u ^
+								    (ref >> 1)
+							      : ref >> 1;
+				}
+				ref = ~ref;
+				size_t h = len / 3;
+				uint32_t got = torchzip_crc32(0, buf + off, len);
+				uint32_t two = torchzip_crc32(
+				    torchzip_crc32(0, buf + off, h),
+				    buf + off + h, len - h);
+				bad += got != ref || two != ref;
+			}
+		CHECK_EQ_INT(bad, 0);
+	}
+	CHECK_ERR(parse_file(FIX "crc_pickle.bin", &e), e, ERR_FORMAT,
+		  "zip entry 'state/data.pkl' is corrupt (CRC-32");
+	static const char *const crcs[] = {FIX "state.bin", FIX "crc_flipped.bin"};
+	for (int f = 0; f < 2; f++) {
+		struct file_map cm;
+		struct tensor *t = NULL;
+		struct torchzip_entry *ze = NULL;
+		size_t n = 0, nz = 0;
+		int bad = 0;
+		if (file_map_open(crcs[f], &cm, &e) < 0) {
+			CHECK_MSG(0, "%s", e.msg);
+			continue;
+		}
+		CHECK_MSG(torchzip_parse_entries(cm.data, (size_t)cm.size,
+						 crcs[f], &t, &n, &ze, &nz,
+						 &e) == 0,
+			  "%s", e.msg);
+		CHECK_EQ_INT(nz, 9); /* data/0..8, each once */
+		for (size_t i = 0; i < nz; i++) {
+			CHECK(i == 0 || ze[i - 1].data < ze[i].data);
+			if (torchzip_check_entry(&ze[i], crcs[f], &e)) {
+				bad++;
+				CHECK_ERR(ERR_FORMAT, e, ERR_FORMAT,
+					  "zip entry 'state/data/0' is "
+					  "corrupt");
+			}
+		}
+		CHECK_EQ_INT(bad, f);
+		free(ze);
+		tensor_array_free(t, n);
+		file_map_close(&cm);
+	}
 
 	struct file_map m;
 	if (file_map_open(FIX "state.bin", &m, &e) < 0)

@@ -3,13 +3,22 @@
  * PyTorch saw them (golden.json), single files and sharded directories,
  * lookups, duplicates across shards, missing files, and cancellation. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dtype.h"
 #include "err.h"
 #include "fileio.h"
+#include "model.h"
+#include "torchzip.h"
 #include "test.h"
 #include "weights.h"
 
@@ -215,6 +224,16 @@ static void test_bad_index(void)
 		weights_free(w);
 		w = NULL;
 	}
+	/* A legacy (non-zip) torch.save file: named for what it is, not
+	 * taken for a broken safetensors file. */
+	static const char legacy[] =
+	    "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
+	    "\x80\x02}q\x00.";
+	file_write_atomic(shard, legacy, sizeof legacy - 1, &e);
+	CHECK_ERR(weights_open_file(shard, &w, &e), e, ERR_UNSUPPORTED,
+		  "s1.safetensors': legacy (non-zip) torch.save format is not "
+		  "supported; re-save with torch.save(..., "
+		  "_use_new_zipfile_serialization=True)");
 	/* A truncated shard copied to /tmp fails with its name. */
 	file_write_atomic(shard, "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\"", 12,
 			  &e);
@@ -251,6 +270,234 @@ static void test_bad_index(void)
 	rmdir(dir);
 }
 
+/* Runs fn(arg) in a child process that a hang or runaway work cannot take
+ * down with the test: at most `cpu` seconds of CPU (RLIMIT_CPU, so a
+ * loaded machine does not fail it) and `wall` seconds of waiting
+ * (alarm). Returns fn's result, or -1000 - signal when it was killed. */
+static int in_child(int (*fn)(const char *), const char *arg, int cpu,
+		    int wall)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -999;
+	if (pid == 0) {
+		struct rlimit rl = {(rlim_t)cpu, (rlim_t)cpu};
+		setrlimit(RLIMIT_CPU, &rl);
+		alarm((unsigned)wall);
+		_exit(fn(arg) & 0xff);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -999;
+	if (WIFSIGNALED(st))
+		return -1000 - WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+/* 0 when dir's index of 100,000 distinct missing shards fails on the
+ * first one, as it should. */
+static int open_big_index(const char *dir)
+{
+	struct weights *w = NULL;
+	struct err e = {0};
+	int rc = weights_open_dir(dir, &w, NULL, &e);
+	weights_free(w);
+	if (rc != ERR_NOTFOUND || !strstr(e.msg, "s000000.safetensors'")) {
+		fprintf(stderr, "big index: %d %s\n", rc, e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* An index naming 100,000 distinct shard files: deduplicating their names
+ * used to take n^2/2 string compares; O(n log n) takes well
+ * under a second (0.2 s here, 19 s of CPU before). Run under a 5 s CPU
+ * limit (25x the need, not a wall-clock timing) rather than timed. */
+static void test_big_index(void)
+{
+	char dir[] = "/tmp/punguza-wb-XXXXXX";
+	if (!mkdtemp(dir)) {
+		SKIP("cannot make a temporary directory");
+		return;
+	}
+	enum { N = 100000 };
+	size_t cap = (size_t)N * 48 + 64, n = 0;
+	char *json = malloc(cap);
+	struct err e;
+	n += (size_t)snprintf(json + n, cap - n, "{\"weight_map\": {");
+	for (int i = 0; i < N; i++)
+		n += (size_t)snprintf(json + n, cap - n,
+				      "%s\"t%06d\": \"s%06d.safetensors\"",
+				      i ? ", " : "", i, i);
+	n += (size_t)snprintf(json + n, cap - n, "}}");
+	char idx[256];
+	snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
+	CHECK_EQ_INT(file_write_atomic(idx, json, n, &e), 0);
+	free(json);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = in_child(open_big_index, dir, 5, 600);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_MSG(rc == 0, "100,000-shard index: child %d (-1000 - signal)",
+		  rc);
+	fprintf(stderr, "tests/test_weights.c: note: 100,000-shard index "
+			"in %.2f s\n",
+		(double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+	unlink(idx);
+	rmdir(dir);
+}
+
+/* 0 when opening dir refuses its FIFO (never blocks on it). */
+static int open_fifo_dir(const char *dir)
+{
+	struct weights *w = NULL;
+	struct err e = {0};
+	int rc = weights_open_dir(dir, &w, NULL, &e);
+	weights_free(w);
+	if (rc != ERR_IO || !strstr(e.msg, "is not a regular file")) {
+		fprintf(stderr, "fifo: %d %s\n", rc, e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int read_fifo(const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	struct err e = {0};
+	int rc = file_read_all(path, 100, &buf, &len, &e);
+	free(buf);
+	if (rc != ERR_IO || !strstr(e.msg, "is not a regular file")) {
+		fprintf(stderr, "fifo: %d %s\n", rc, e.msg);
+		return 1;
+	}
+	return 0;
+}
+
+/* A FIFO where a checkpoint, a shard or a JSON file should be: refused at
+ * once (opening one for reading blocks until a writer comes). */
+static void test_fifo(void)
+{
+	char dir[] = "/tmp/punguza-wf-XXXXXX";
+	if (!mkdtemp(dir)) {
+		SKIP("cannot make a temporary directory");
+		return;
+	}
+	char p[256], idx[256];
+	struct err e;
+	snprintf(p, sizeof p, "%s/model.safetensors", dir);
+	CHECK_EQ_INT(mkfifo(p, 0666), 0);
+	CHECK_MSG(in_child(open_fifo_dir, dir, 20, 20) == 0,
+		  "model.safetensors as a FIFO");
+	CHECK_MSG(in_child(read_fifo, p, 20, 20) == 0,
+		  "file_read_all of a FIFO");
+	unlink(p);
+	snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
+	static const char js[] = "{\"weight_map\": {\"a\": \"s.safetensors\"}}";
+	CHECK_EQ_INT(file_write_atomic(idx, js, sizeof js - 1, &e), 0);
+	snprintf(p, sizeof p, "%s/s.safetensors", dir);
+	CHECK_EQ_INT(mkfifo(p, 0666), 0);
+	CHECK_MSG(in_child(open_fifo_dir, dir, 20, 20) == 0,
+		  "a shard as a FIFO");
+	unlink(p);
+	unlink(idx);
+	rmdir(dir);
+}
+
+/* CRC-32 of PyTorch zip storages: weights_check per tensor, and
+ * model_load, which checks every tensor it uses, refuses a flipped byte. */
+static void test_crc(void)
+{
+	struct err e = {0};
+	struct weights *w = NULL;
+	CHECK_EQ_INT(weights_open_file(FIX "crc_flipped.bin", &w, &e), 0);
+	int bad = 0;
+	for (size_t i = 0; i < weights_count(w); i++) {
+		const struct tensor *t = weights_at(w, i);
+		if (weights_check(w, t, &e)) {
+			bad++;
+			CHECK_ERR(ERR_FORMAT, e, ERR_FORMAT,
+				  "crc_flipped.bin': zip entry 'state/data/0' "
+				  "is corrupt");
+		}
+	}
+	CHECK_EQ_INT(bad, 1); /* only 'weight' lives in data/0 */
+	weights_free(w);
+	w = NULL;
+
+	/* The shipped model as a .bin, then one byte of the final norm
+	 * flipped where a loader reads it in place. */
+	char dir[] = "/tmp/punguza-wc-XXXXXX";
+	if (!mkdtemp(dir)) {
+		SKIP("cannot make a temporary directory");
+		return;
+	}
+	char bin[256], cfg[256], *text;
+	size_t len;
+	snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	if (weights_open_dir("assets/tiny-inkuba", &w, NULL, &e) ||
+	    file_read_all("assets/tiny-inkuba/config.json", 1 << 20, &text,
+			  &len, &e)) {
+		CHECK_MSG(0, "%s", e.msg);
+		weights_free(w);
+		rmdir(dir);
+		return;
+	}
+	file_write_atomic(cfg, text, len, &e);
+	free(text);
+	size_t n = weights_count(w);
+	struct tensor_src *ts = calloc(n, sizeof *ts);
+	for (size_t i = 0; i < n; i++) {
+		const struct tensor *t = weights_at(w, i);
+		ts[i] = (struct tensor_src){.name = t->name, .dtype = t->dtype,
+					    .ndim = t->ndim, .src = t->data,
+					    .src_dtype = t->dtype};
+		memcpy(ts[i].shape, t->shape, sizeof ts[i].shape);
+	}
+	CHECK_EQ_INT(torchzip_write(bin, ts, n, NULL, NULL, &e), 0);
+	free(ts);
+	weights_free(w);
+	w = NULL;
+	struct model *m = NULL;
+	CHECK_MSG(model_load(dir, &m, NULL, &e) == 0, "%s", e.msg);
+	model_free(m);
+	m = NULL;
+	/* where model.norm.weight's bytes are in the file */
+	long off = -1;
+	struct file_map fm;
+	struct tensor *pt = NULL;
+	size_t np = 0;
+	if (file_map_open(bin, &fm, &e) == 0) {
+		if (torchzip_parse(fm.data, (size_t)fm.size, bin, &pt, &np,
+				   &e) == 0)
+			for (size_t i = 0; i < np; i++)
+				if (!strcmp(pt[i].name, "model.norm.weight"))
+					off = (long)((const unsigned char *)
+							 pt[i].data -
+						     fm.data) + 5;
+		tensor_array_free(pt, np);
+		file_map_close(&fm);
+	}
+	CHECK(off > 0);
+	int fd = open(bin, O_RDWR);
+	unsigned char byte = 0;
+	CHECK(fd >= 0 && pread(fd, &byte, 1, off) == 1);
+	byte ^= 0x10;
+	CHECK(fd >= 0 && pwrite(fd, &byte, 1, off) == 1);
+	if (fd >= 0)
+		close(fd);
+	CHECK_ERR(model_load(dir, &m, NULL, &e), e, ERR_FORMAT,
+		  "is corrupt (CRC-32");
+	model_free(m);
+	unlink(bin);
+	unlink(cfg);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	char *text;
@@ -265,6 +512,9 @@ int main(void)
 	test_files();
 	test_dirs();
 	test_bad_index();
+	test_big_index();
+	test_fifo();
+	test_crc();
 	cJSON_Delete(golden);
 	return TEST_SUMMARY();
 }

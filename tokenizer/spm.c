@@ -946,6 +946,8 @@ static int sb_reserve(struct sbuf *b, size_t extra)
 
 static int sb_put(struct sbuf *b, const void *s, size_t n)
 {
+	if (n == 0) /* b->p may still be NULL (an empty unk_surface) */
+		return 0;
 	if (sb_reserve(b, n))
 		return ERR_NOMEM;
 	memcpy(b->p + b->n, s, n);

@@ -378,6 +378,12 @@ int cmd_prune(int argc, char **argv)
 		goto out;
 	}
 
+	/* Refused before any work (export_model checks again). */
+	if (out_dir_check(a.out, a.dir, a.force, NULL, &e) ||
+	    (a.tok_path &&
+	     out_dir_check(a.out, a.tok_path, a.force, NULL, &e)))
+		goto fail;
+
 	/* the source */
 	rc = model_load(a.dir, &src, pp, &e);
 	if (tty)

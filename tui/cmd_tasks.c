@@ -199,6 +199,19 @@ static int run(const char *dir, const char *tok_path, char **data, int n_data,
 	struct tasks_data d = {0};
 	struct tasks_result *res = NULL;
 	int status = 1, rc;
+	/* The submission must not overwrite an input. */
+	for (int i = 0; i < n_data; i++) {
+		int same = path_overlaps(out, data[i], &e);
+		if (same < 0)
+			goto fail;
+		if (same) {
+			err_set(&e, ERR_INVALID,
+				"cannot write the submission '%s' over the "
+				"--data file '%s'",
+				out, data[i]);
+			goto fail;
+		}
+	}
 	for (int i = 0; i < n_data; i++)
 		if ((rc = tasks_data_load(&d, data[i], &e)))
 			goto fail;

@@ -1,12 +1,15 @@
 /* punguza vocab DIR|FILE --corpus FILE... [--column NAME | --field NAME]
- *               [--keep K | --min-count C] [--no-closure] [-o OUTDIR] [--json]
+ *               [--keep K | --min-count C] [--no-closure] [-o OUTDIR]
+ *               [--force] [--json]
  * punguza vocab --spm-to-json tokenizer.model -o tokenizer.json
  *
  * Counts the tokenizer's pieces over the corpus, chooses a (merge-closed)
  * keep set, re-encodes the corpus with the rewritten tokenizer and prints
  * the figures; with -o writes the rewritten tokenizer (tokenizer.json,
- * tokenizer.model when the source has one, vocab_map.json). See
- * tokenizer/vocab.h for what each figure means. */
+ * tokenizer.model when the source has one, vocab_map.json) as prune
+ * writes its output: into OUT.tmp-XXXXXX, renamed to OUTDIR when complete;
+ * never into or over the source, a non-empty OUTDIR only with --force.
+ * See tokenizer/vocab.h for what each figure means. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,8 @@ static void usage(FILE *out)
 	    "usage: punguza vocab DIR|FILE --corpus FILE... [--column NAME | "
 	    "--field NAME]\n"
 	    "                     [--keep K | --min-count C] [--no-closure] "
-	    "[-o OUTDIR] [--json]\n"
+	    "[-o OUTDIR] [--force]\n"
+	    "                     [--json]\n"
 	    "       punguza vocab --spm-to-json tokenizer.model -o "
 	    "tokenizer.json\n"
 	    "\n"
@@ -52,6 +56,12 @@ static void usage(FILE *out)
 	    "({\"keep\": old\n"
 	    "                    ids in new order, \"old_to_new\": new id or "
 	    "-1})\n"
+	    "                    (refused when it is, holds or lies inside "
+	    "the\n"
+	    "                    source, or exists and is not empty)\n"
+	    "  --force           replace a non-empty OUTDIR (after the new "
+	    "one is\n"
+	    "                    complete)\n"
 	    "  --json            print the figures as JSON\n"
 	    "  --spm-to-json M   write the tokenizer.json equivalent of the\n"
 	    "                    SentencePiece BPE model M to -o (file or "
@@ -103,6 +113,19 @@ static int spm_to_json(const char *model, const char *out)
 		}
 		out = path;
 	}
+	/* The file written must not be the model read. */
+	int o = path_overlaps(out, model, &e);
+	if (o) {
+		tok_free(t);
+		if (o > 0)
+			fprintf(stderr,
+				"punguza: vocab: cannot write over the source "
+				"'%s'\n",
+				model);
+		else
+			fprintf(stderr, "punguza: %s\n", e.msg);
+		return 1;
+	}
 	char *json;
 	size_t len;
 	int rc = tok_kind(t) == TOK_SPM
@@ -132,7 +155,7 @@ int cmd_vocab(int argc, char **argv)
 	struct vocab_count_opts opts = {0};
 	long keep = 8064;
 	unsigned long long min_count = 0;
-	bool by_count = false, closure = true, json = false;
+	bool by_count = false, closure = true, json = false, force = false;
 	int status = 2;
 	if (!corpus) {
 		fprintf(stderr, "punguza: out of memory\n");
@@ -181,6 +204,8 @@ int cmd_vocab(int argc, char **argv)
 			outdir = argv[++i];
 		} else if (!strcmp(a, "--json")) {
 			json = true;
+		} else if (!strcmp(a, "--force")) {
+			force = true;
 		} else if (!strcmp(a, "--spm-to-json") && has_arg) {
 			spm_model = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
@@ -212,6 +237,10 @@ int cmd_vocab(int argc, char **argv)
 	struct err e = {0};
 	struct progress prog = {progress_fn, NULL};
 	const struct progress *p = isatty(2) ? &prog : NULL;
+	struct out_dir od = {0};
+	/* Refused before any work: the source is never written. */
+	if (outdir && out_dir_check(outdir, src, force, NULL, &e))
+		goto fail;
 	if (tok_load(src, &t, &e) ||
 	    vocab_count_files(t, corpus, n_corpus, &opts, &c, p, &e))
 		goto fail;
@@ -221,8 +250,12 @@ int cmd_vocab(int argc, char **argv)
 	if (vocab_rewrite(t, k, &nt, &e) ||
 	    vocab_count_files(nt, corpus, n_corpus, &opts, &c2, p, &e))
 		goto fail;
-	if (outdir && vocab_write_files(t, k, outdir, &e))
+	if (outdir && (out_dir_begin(&od, outdir, src, force, &e) ||
+		       vocab_write_files(t, k, od.tmp, &e) ||
+		       out_dir_commit(&od, &e))) {
+		out_dir_abort(&od);
 		goto fail;
+	}
 	double tpw0 = c->words ? (double)c->tokens / (double)c->words : 0;
 	double tpw1 = c2->words ? (double)c2->tokens / (double)c2->words : 0;
 	if (*tok_note(t))

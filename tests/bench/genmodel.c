@@ -7,7 +7,7 @@
  *            [--no-shared-mlp] [--format safetensors|bin|both]
  *            [--dtype f32|bf16] [--seed S] [--tokenizer DIR]
  *
- * OUTDIR gets config.json (with InkubaLM's auto_map, so shared-MLP mode,
+ * OUTDIR (created with its missing parents) gets config.json (with InkubaLM's auto_map, so shared-MLP mode,
  * unless --no-shared-mlp) and model.safetensors and/or pytorch_model.bin.
  * Like InkubaLM's checkpoint, a shared MLP is still stored once per layer
  * (identical copies). Weights are ~N(0, 0.02) (a sum of four uniforms),
@@ -169,6 +169,34 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* mkdir -p: creates path and its missing parents (0 or -1 with errno). */
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof buf) {
+		errno = n ? ENAMETOOLONG : ENOENT;
+		return -1;
+	}
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		struct stat st;
+		if (mkdir(buf, 0777) < 0 &&
+		    (errno != EEXIST || stat(buf, &st) < 0 ||
+		     !S_ISDIR(st.st_mode))) {
+			if (errno == EEXIST)
+				errno = ENOTDIR;
+			return -1;
+		}
+		buf[i] = c;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct geom g = {61788, 2048, 5632, 8, 32, 32, 0, 1};
@@ -260,7 +288,7 @@ int main(int argc, char **argv)
 				"head_dim) and kv-heads divide heads\n");
 		return 2;
 	}
-	if (mkdir(out, 0777) < 0 && errno != EEXIST) {
+	if (mkdir_p(out) < 0) {
 		perror(out);
 		return 1;
 	}

@@ -8,6 +8,7 @@ O=${1:-build}
 B=$O/bench
 DATA=../shared/data
 TMP=${PUNGUZA_BENCH_DIR:-/tmp/punguza-bench}
+mkdir -p "$TMP" || exit 1
 echo "# punguza benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"
 run() { echo "## $*"; "$@" || echo "(failed: $?)"; }
 

@@ -7,8 +7,11 @@
 # (only targets that need it then fail to link), the rest go into one
 # archive. Each target is linked with
 # -fsanitize=fuzzer,address,undefined, its corpus is seeded from the
-# committed test data, tests/fuzz/<name>.dict is used when present, and it
-# runs for SECONDS. Prints one line per target:
+# committed test data and the saved regression inputs of
+# tests/fuzz/corpus/<name without fuzz_>/ (copy every crash you fix there:
+# make check runs them all through the targets, tests/test_fuzz_corpus.c),
+# tests/fuzz/<name>.dict is used when present, and it runs for SECONDS.
+# Prints one line per target:
 #   NAME: N executions, K crashes (SECONDSs, log FILE)
 # Work files go to $FUZZ_OUT (default build/fuzz). Exits 1 on any crash or
 # build failure.
@@ -60,8 +63,11 @@ for src in "$@"; do
 	unpickle) seeds=$(find tests/data/io -name '*.pkl'); dict=tests/fuzz/pickle.dict ;;
 	torchzip) seeds=$(find tests/data/io -name '*.bin'); dict=tests/fuzz/pickle.dict ;;
 	spm) seeds=$(find tests/data/spm -name '*.model' 2>/dev/null) ;;
+	config) seeds=$(find tests/data/models -name config.json) ;;
 	*) seeds= ;;
 	esac
+	[ -d "tests/fuzz/corpus/$short" ] &&
+		seeds="$seeds $(find "tests/fuzz/corpus/$short" -type f)"
 	for s in $seeds; do
 		cp "$s" "$corpus/seed-$(echo "$s" | tr '/' '_')"
 	done
