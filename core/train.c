@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,8 @@ int train_new(const struct model *m, int max_batch, int max_ctx,
 		return rc;
 	const struct config *c = &m->cfg;
 	if (max_batch < 1 || max_ctx < 2 ||
-	    max_ctx > c->max_position_embeddings)
+	    max_ctx > c->max_position_embeddings ||
+	    (int64_t)max_batch * max_ctx > INT_MAX / 2)
 		return err_set(e, ERR_INVALID,
 			       "train: batch %d x context %d: need a batch >= "
 			       "1 and 2 <= context <= %d",
@@ -664,31 +666,78 @@ void train_zero_grads(struct model *g)
 	free(ps);
 }
 
+/* Elements per partial sum of the gradient norm: fixed, so the sum's
+ * order (and result) does not depend on the thread count. */
+#define CLIP_CHUNK ((uint64_t)1 << 16)
+
+struct clip_ctx {
+	const struct model_param *ps;
+	int *tensor;	 /* (chunks) */
+	uint64_t *first; /* (chunks) */
+	double *ss;	 /* (chunks) partial sums of squares */
+	float coef;
+};
+
+static void task_sumsq(void *arg, int k, int thread)
+{
+	(void)thread;
+	const struct clip_ctx *c = arg;
+	const struct model_param *p = &c->ps[c->tensor[k]];
+	uint64_t j0 = c->first[k];
+	uint64_t j1 = p->n - j0 < CLIP_CHUNK ? p->n : j0 + CLIP_CHUNK;
+	double ss = 0;
+	for (uint64_t j = j0; j < j1; j++)
+		ss += (double)p->w[j] * p->w[j];
+	c->ss[k] = ss;
+}
+
+static void task_scale(void *arg, int k, int thread)
+{
+	(void)thread;
+	const struct clip_ctx *c = arg;
+	const struct model_param *p = &c->ps[c->tensor[k]];
+	uint64_t j0 = c->first[k];
+	uint64_t j1 = p->n - j0 < CLIP_CHUNK ? p->n : j0 + CLIP_CHUNK;
+	for (uint64_t j = j0; j < j1; j++)
+		p->w[j] *= c->coef;
+}
+
 double train_clip_grads(struct model *g, double max_norm)
 {
 	struct model_param *ps;
 	int n = params_of(g, &ps);
 	if (n < 0)
 		return NAN;
-	/* torch: total = norm(stack(norm(g_i))): per-tensor norms first. */
-	double total = 0;
-	for (int i = 0; i < n; i++) {
-		double ss = 0;
-		const float *w = ps[i].w;
-		for (uint64_t j = 0; j < ps[i].n; j++)
-			ss += (double)w[j] * w[j];
-		total += ss;
-	}
+	int nc = 0;
+	for (int i = 0; i < n; i++)
+		nc += (int)((ps[i].n + CLIP_CHUNK - 1) / CLIP_CHUNK);
+	struct clip_ctx c = {ps, malloc((size_t)nc * sizeof(int)),
+			     malloc((size_t)nc * sizeof(uint64_t)),
+			     malloc((size_t)nc * sizeof(double)), 1.0f};
+	double total = NAN;
+	if (!c.tensor || !c.first || !c.ss)
+		goto out;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		for (uint64_t j = 0; j < ps[i].n; j += CLIP_CHUNK) {
+			c.tensor[k] = i;
+			c.first[k++] = j;
+		}
+	int nt = par_threads();
+	par_run(nt, nc, task_sumsq, &c);
+	total = 0;
+	for (int i = 0; i < nc; i++)
+		total += c.ss[i];
 	total = sqrt(total);
 	/* torch scales whenever max_norm / (norm + 1e-6) < 1 */
 	if (max_norm > 0 && max_norm / (total + 1e-6) < 1.0) {
-		float coef = (float)(max_norm / (total + 1e-6));
-		for (int i = 0; i < n; i++) {
-			float *w = ps[i].w;
-			for (uint64_t j = 0; j < ps[i].n; j++)
-				w[j] *= coef;
-		}
+		c.coef = (float)(max_norm / (total + 1e-6));
+		par_run(nt, nc, task_scale, &c);
 	}
+out:
+	free(c.tensor);
+	free(c.first);
+	free(c.ss);
 	free(ps);
 	return total;
 }

@@ -133,9 +133,12 @@ int main(int argc, char **argv)
 	free(ps);
 	uint64_t L = (uint64_t)c->n_layers, d = (uint64_t)c->hidden_size;
 	uint64_t f = (uint64_t)c->intermediate_size;
-	uint64_t act = (uint64_t)N * (L * (6 * d + 3 * f +
-					   (uint64_t)c->n_heads * T) +
-				      (uint64_t)V);
+	uint64_t hkv = (uint64_t)(c->n_heads + c->n_kv_heads) * c->head_dim;
+	/* train.h's figure: kept activations + scratch */
+	uint64_t act =
+	    (uint64_t)N * (L * (d + 2 * hkv + 2 * f +
+				(uint64_t)c->n_heads * T) +
+			   (L + 1) * d + (uint64_t)V + 3 * d + 3 * f + 2 * hkv);
 	double mb = 1.0 / (1 << 20);
 	printf("train step B %d T %d: %.1f tokens/s (%.3f s/step over %d "
 	       "steps); step-1 loss %.6f\n",
