@@ -19,21 +19,28 @@ struct rows_ctx {
 	unsigned char *top; /* (n) per row */
 };
 
-static float row_max(const float *x, int V)
-{
-	float m = x[0];
-	for (int i = 1; i < V; i++)
-		if (x[i] > m)
-			m = x[i];
-	return m;
-}
-
+/* The first index of the row's maximum (its value is the softmax's
+ * shift). Four running maxima break the compare chain. */
 static int argmax(const float *x, int V)
 {
-	int best = 0;
-	for (int i = 1; i < V; i++)
-		if (x[i] > x[best])
-			best = i;
+	int b[4] = {0, 1 < V ? 1 : 0, 2 < V ? 2 : 0, 3 < V ? 3 : 0};
+	float m[4] = {x[b[0]], x[b[1]], x[b[2]], x[b[3]]};
+	int i = 4;
+	for (; i + 4 <= V; i += 4)
+		for (int k = 0; k < 4; k++)
+			if (x[i + k] > m[k]) {
+				m[k] = x[i + k];
+				b[k] = i + k;
+			}
+	for (; i < V; i++)
+		if (x[i] > m[0] || (x[i] == m[0] && i < b[0])) {
+			m[0] = x[i];
+			b[0] = i;
+		}
+	int best = b[0];
+	for (int k = 1; k < 4; k++)
+		if (m[k] > x[best] || (m[k] == x[best] && b[k] < best))
+			best = b[k];
 	return best;
 }
 
@@ -49,7 +56,8 @@ static void task_row(void *arg, int r, int thread)
 	float *dl = c->dlogits ? c->dlogits + (size_t)r * V : NULL;
 	float *eq = c->scratch + (size_t)thread * 2 * V; /* exp((s-max)/T) */
 	float *ep = eq + V;				 /* exp((t-max)/T) */
-	float ms = row_max(s, V);
+	int as = argmax(s, V);
+	float ms = s[as];
 	double sum1 = 0;
 	for (int i = 0; i < V; i++) {
 		float x = expf(s[i] - ms);
@@ -69,29 +77,30 @@ static void task_row(void *arg, int r, int thread)
 	if (!c->teacher)
 		return;
 	const float *t = c->teacher + (size_t)r * V;
-	float mt = row_max(t, V);
+	int at = argmax(t, V);
+	float mt = t[at];
 	float invT = (float)(1.0 / c->T);
-	double sq = 0, sp = 0;
+	double sq = 0, sp = 0, pts = 0;
 	for (int i = 0; i < V; i++) {
 		eq[i] = expf((s[i] - ms) * invT);
 		ep[i] = expf((t[i] - mt) * invT);
 		sq += eq[i];
 		sp += ep[i];
+		pts += (double)ep[i] * ((double)t[i] - s[i]);
 	}
-	double lsq = log(sq), lsp = log(sp), kl = 0;
-	double b = c->w * c->T * c->inv_n;
-	float fq = (float)(1.0 / sq), fp = (float)(1.0 / sp);
-	for (int i = 0; i < V; i++) {
-		if (ep[i] > 0) {
-			double lp = (double)((t[i] - mt) * invT) - lsp;
-			double lq = (double)((s[i] - ms) * invT) - lsq;
-			kl += (double)ep[i] / sp * (lp - lq);
-		}
-		if (dl && c->w > 0)
-			dl[i] += (float)(b * (double)(eq[i] * fq - ep[i] * fp));
+	/* With p = ep/sp, log p = (t - mt)/T - log sp and log q = (s - ms)/T
+	 * - log sq, and sum p = 1:
+	 * kl = sum p (log p - log q) = (sum p (t - s) - (mt - ms))/T
+	 *      - log sp + log sq, one pass, no per-element log. */
+	double kl = (pts / sp - ((double)mt - ms)) / c->T - log(sp) + log(sq);
+	if (dl && c->w > 0) {
+		float b = (float)(c->w * c->T * c->inv_n);
+		float fq = (float)(1.0 / sq), fp = (float)(1.0 / sp);
+		for (int i = 0; i < V; i++)
+			dl[i] += b * (eq[i] * fq - ep[i] * fp);
 	}
 	c->kl[r] = kl;
-	c->top[r] = argmax(s, V) == argmax(t, V);
+	c->top[r] = as == at;
 }
 
 int distill_loss(const float *student, const float *teacher,

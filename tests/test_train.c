@@ -440,6 +440,16 @@ static void test_distill(void)
 			  "pytorch %.9g %.9g %.9g",
 			  T, wt, s.loss, s.kl, s.ce, loss, kl, ce);
 		CHECK_EQ_INT(s.n_scored, 5);
+		int hits = 0;
+		for (int r = 0; r < n; r++) {
+			int as = 0, at = 0;
+			for (int i = 1; i < V; i++) {
+				as = st[r * V + i] > st[r * V + as] ? i : as;
+				at = te[r * V + i] > te[r * V + at] ? i : at;
+			}
+			hits += y[r] >= 0 && as == at;
+		}
+		CHECK_NEAR(s.top1, hits / 5.0, 1e-12);
 		if (ref) {
 			struct cmp c = compare(dl, ref, (uint64_t)n * V);
 			CHECK_MSG(c.max_abs <= 1e-7,
@@ -507,6 +517,38 @@ static void test_distill(void)
 	free(te);
 	free(dl);
 	weights_free(w);
+}
+
+/* top-1 agreement counts rows whose argmaxes (first index of the maximum)
+ * agree; vocabularies around the 4-lane split included. */
+static void test_top1(void)
+{
+	for (int V = 1; V <= 11; V++) {
+		float st[6 * 11], te[6 * 11];
+		int y[6], want = 0;
+		for (int r = 0; r < 6; r++) {
+			int ms = (r * 5 + 3) % V, mt = r % 2 ? (ms + 1) % V : ms;
+			for (int i = 0; i < V; i++) {
+				st[r * V + i] = (float)(i % 3);
+				te[r * V + i] = (float)(i % 2);
+			}
+			st[r * V + ms] = 9;
+			te[r * V + mt] = 9;
+			if (r == 4 && V > 2) /* a tie: the first index wins */
+				st[r * V + (ms + 1) % V] = 9;
+			y[r] = r == 5 ? -1 : 0;
+			int first = ms;
+			if (r == 4 && V > 2 && (ms + 1) % V < ms)
+				first = (ms + 1) % V;
+			want += r < 5 && first == mt;
+		}
+		struct distill_opts o = {1.0, 0.5};
+		struct distill_stats s;
+		struct err e;
+		CHECK_EQ_INT(distill_loss(st, te, y, 6, V, &o, NULL, &s, &e), 0);
+		CHECK_MSG(fabs(s.top1 - want / 5.0) < 1e-12,
+			  "top1 with V %d: %g, want %g", V, s.top1, want / 5.0);
+	}
 }
 
 /* ---- AdamW ---- */
@@ -806,6 +848,7 @@ int main(void)
 	test_finite_differences("odd72");
 	test_clone_params();
 	test_distill();
+	test_top1();
 	test_adamw();
 	test_steps();
 	return TEST_SUMMARY();
