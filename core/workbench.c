@@ -698,6 +698,11 @@ static int export_fn(void *arg, const struct progress *prog, struct err *e)
 					 sizeof r.source_checksum, &sub, e)))
 		goto done;
 	recipe_set_counts(&r, &wb->pruned->cfg);
+	r.formats = t->formats;
+	/* the kept pieces: `prune --recipe` then needs no corpus */
+	if (wb->pruned_tok && wb->keep &&
+	    (rc = recipe_set_kept(&r, wb->keep->keep, wb->keep->n_keep, e)))
+		goto done;
 	struct export_opts o = {
 		.src_dir = wb->dir,
 		.out_dir = t->out_dir,
