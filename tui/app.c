@@ -427,7 +427,8 @@ static int global_key(struct app *a, int ch)
 		return help_key(a, ch);
 	if (a->typing)
 		return APP_UNHANDLED;
-	a->status[0] = '\0'; /* a key's message lasts until the next key */
+	if (ch != KEY_RESIZE)
+		a->status[0] = '\0'; /* a message lasts until the next key */
 	switch (ch) {
 	case 'q':
 	case 'Q':

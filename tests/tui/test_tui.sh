@@ -168,6 +168,19 @@ if wait_for preset "KNOBS"; then
 	keys preset DC
 	wait_for preset "(follows d)" && ok || fail "Del: MLP width follows d again"
 	screen preset | grep -qF "8,064 of 61,788" && ok || fail "Del reset only that knob"
+	# the plan saved as a recipe and loaded back (S / L)
+	keys preset S C-u
+	$T send-keys -t preset -l "$TMP/plan.json"
+	keys preset Enter
+	wait_for preset "recipe saved to $TMP/plan.json" && ok || fail "S saves the recipe"
+	grep -q '"keep":[[:space:]]*8064' "$TMP/plan.json" && ok || fail "the saved recipe has the plan"
+	keys preset 0
+	wait_for preset "all 61,788" && ok || fail "identity before loading"
+	keys preset L C-u
+	$T send-keys -t preset -l "$TMP/plan.json"
+	keys preset Enter
+	wait_for preset "recipe loaded from" && ok || fail "L loads the recipe"
+	screen preset | grep -qF "8,064 of 61,788" && ok || fail "the loaded recipe is the plan"
 	# the mouse: a click on a tab, a click on a knob
 	$T send-keys -t preset -H 1b 5b 4d 20 3d 22 1b 5b 4d 23 3d 22  # (28,1)
 	wait_for preset "PROMPT 1/" 3 && ok || fail "mouse: click on the Run tab"
@@ -226,7 +239,7 @@ fi
 MODEL=${TUI_MODEL:-assets/tiny-inkuba}
 # a small held-out text keeps the measurements quick
 head -c 3000 assets/tiny-inkuba/heldout_swh.txt > "$TMP/heldout.txt"
-mask() { sed -E "s#$TMP#TMP#g; s/[0-9.]+ tok\/s/N tok\/s/g; s/[0-9]+ tokens  /N tokens  /g"; }
+mask() { sed -E "s#$TMP#TMP#g; s/[0-9.]+ tok\/s/N tok\/s/g; s/[0-9]+ tokens  /N tokens  /g; s/(in|after) [0-9.]+ s/\1 N s/g"; }
 compare_masked() { # NAME FILE [FIRST_LINES]: the first lines only, masked
 	screen "$1" | mask | head -n "${3:-100}" > "$TMP/$1.now"
 	if [ -n "${UPDATE_EXPECTED:-}" ]; then cp "$TMP/$1.now" "$2"; fi
