@@ -1,11 +1,13 @@
 #include "workbench.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
 
 #include "apply.h"
@@ -17,6 +19,7 @@
 #include "score.h"
 #include "tokenizer.h"
 #include "vocab.h"
+#include "weights.h"
 
 const struct published_result wb_published[] = {
 	{"50M", "published-50m", 50480128, 0.4965, 0.4668},
@@ -89,6 +92,20 @@ int wb_open_dir(const char *dir, struct workbench **out, struct err *e)
 		wb->lb = ms.lb_tasks; /* definition (a), as the challenge wrote */
 		wb->lb_measured = true;
 		wb->measured_rows = ms.rows;
+	}
+	/* the weights' headers now: a damaged file is named at once, not
+	 * when the first job fails */
+	struct weights *w = NULL;
+	struct err we = {0};
+	int wrc = weights_open_dir(dir, &w, NULL, &we);
+	weights_free(w);
+	if (wrc == ERR_NOTFOUND && !strncmp(we.msg, "no weights", 10)) {
+		wb->plan_only = true;
+		snprintf(wb->plan_only_why, sizeof wb->plan_only_why,
+			 "plan-only: '%s' has no weights", dir);
+	} else if (wrc) {
+		rc = err_set(e, wrc, "%s", we.msg);
+		goto fail;
 	}
 	struct err te = {0};
 	if (tok_load(dir, &wb->tok, &te)) {
@@ -210,6 +227,215 @@ int wb_apply_preset(struct workbench *wb, const char *name, struct err *e)
 		return rc;
 	rc = wb_set_plan(wb, &p, e);
 	prune_plan_free(&p);
+	return rc;
+}
+
+static const char *const knob_label[] = {"vocabulary", "width d",
+					 "MLP width f", "layers"};
+
+int wb_set_knob_text(struct workbench *wb, enum wb_knob k, const char *text,
+		     struct err *e)
+{
+	if ((int)k < 0 || k > WB_KNOB_LAYERS)
+		return err_set(e, ERR_INVALID, "no such knob");
+	/* digits, with optional thousands separators and spaces */
+	char digits[32];
+	size_t n = 0;
+	bool bad = false;
+	for (const char *c = text; *c; c++) {
+		if (*c >= '0' && *c <= '9') {
+			if (n + 1 >= sizeof digits)
+				bad = true;
+			else
+				digits[n++] = *c;
+		} else if (*c != ',' && *c != ' ' && *c != '_' && *c != '.') {
+			bad = true;
+		}
+	}
+	digits[n] = '\0';
+	const char *t = text;
+	while (*t == ' ')
+		t++;
+	bool word_all = !strcmp(t, "all") || !strcmp(t, "max");
+	bool word_auto = !*t || !strcmp(t, "auto") || !strcmp(t, "follows d");
+	if (k == WB_KNOB_INTER && word_auto)
+		return wb_reset_knob(wb, k, e);
+	if (word_all && k != WB_KNOB_INTER)
+		return wb_reset_knob(wb, k, e);
+	if (bad || !n || strlen(digits) > 9)
+		return err_set(e, ERR_INVALID,
+			       "%s: '%s' is not a number%s", knob_label[k],
+			       text,
+			       k == WB_KNOB_INTER ? " (or empty: follows d)"
+			       : k == WB_KNOB_VOCAB ? " (or 'all')" : "");
+	long v = strtol(digits, NULL, 10);
+	struct prune_plan p;
+	int rc = prune_plan_copy(&p, &wb->plan, e);
+	if (rc)
+		return rc;
+	switch (k) {
+	case WB_KNOB_VOCAB:
+		if (v >= wb->src.vocab_size) {
+			p.vocab_mode = PLAN_VOCAB_NONE;
+		} else {
+			p.vocab_mode = PLAN_VOCAB_TOP_K;
+			p.vocab_keep = (int)v;
+		}
+		break;
+	case WB_KNOB_HIDDEN:
+		p.hidden = (int)v;
+		p.width_factor = wb->src.hidden_size
+					 ? (double)v / wb->src.hidden_size
+					 : 1;
+		if (p.width_factor > 1)
+			p.width_factor = 1;
+		if (!(p.width_factor > 0))
+			p.width_factor = 1e-9;
+		break;
+	case WB_KNOB_INTER:
+		p.intermediate = (int)v;
+		break;
+	case WB_KNOB_LAYERS:
+		if (p.layer_mode == PLAN_LAYERS_LIST)
+			p.layer_mode = PLAN_LAYERS_FIRST;
+		p.n_layers = (int)v;
+		break;
+	}
+	rc = wb_set_plan(wb, &p, e);
+	prune_plan_free(&p);
+	if (rc)
+		err_wrap(e, "%s '%s'", knob_label[k], text);
+	return rc;
+}
+
+int wb_reset_knob(struct workbench *wb, enum wb_knob k, struct err *e)
+{
+	struct prune_plan p, id;
+	int rc = prune_plan_copy(&p, &wb->plan, e);
+	if (rc)
+		return rc;
+	prune_plan_init(&id);
+	switch (k) {
+	case WB_KNOB_VOCAB:
+		p.vocab_mode = PLAN_VOCAB_NONE;
+		p.vocab_keep = id.vocab_keep;
+		break;
+	case WB_KNOB_HIDDEN:
+		p.hidden = id.hidden;
+		p.width_factor = id.width_factor;
+		break;
+	case WB_KNOB_INTER:
+		p.intermediate = 0; /* follows d */
+		break;
+	case WB_KNOB_LAYERS:
+		p.layer_mode = id.layer_mode;
+		p.n_layers = wb->src.n_layers;
+		plan_set_layer_list(&p, NULL, 0, NULL);
+		break;
+	}
+	rc = wb_set_plan(wb, &p, e);
+	prune_plan_free(&p);
+	prune_plan_free(&id);
+	return rc;
+}
+
+int wb_vocab_step(const struct workbench *wb, int cur, int dir)
+{
+	int V = wb->src.vocab_size;
+	int land = plan_vocab_step(&wb->src, cur, dir);
+	/* the grid: a "nice" step near cur / 16 (1, 2 or 5 x 10^k) */
+	double raw = cur / 16.0;
+	double p10 = 1;
+	while (p10 * 10 <= raw)
+		p10 *= 10;
+	int step = (int)(raw >= 5 * p10 ? 5 * p10 : raw >= 2 * p10 ? 2 * p10
+								 : p10);
+	if (step < 1)
+		step = 1;
+	int g = dir > 0 ? (cur / step + 1) * step
+			: (cur % step ? cur / step * step : cur - step);
+	int lo = plan_vocab_step(&wb->src, 0, +1); /* the floor */
+	if (lo > cur)
+		lo = cur;
+	if (g > V)
+		g = V;
+	if (g < lo)
+		g = lo;
+	if (land == cur)
+		return g;
+	if (g == cur)
+		return land;
+	return dir > 0 ? (g < land ? g : land) : (g > land ? g : land);
+}
+
+const struct wb_quality *wb_layer_scores(const struct workbench *wb)
+{
+	for (int i = wb->n_quality - 1; i >= 0; i--)
+		if (wb->quality[i].has_layer_scores &&
+		    wb->quality[i].n_layers == wb->src.n_layers)
+			return &wb->quality[i];
+	return NULL;
+}
+
+int wb_apply_layer_ranking(struct workbench *wb, struct err *e)
+{
+	const struct wb_quality *q = wb_layer_scores(wb);
+	if (!q)
+		return err_set(e, ERR_INVALID,
+			       "no layer influence measured yet: measure "
+			       "quality first");
+	int L = q->n_layers, n = wb->est.cfg.n_layers;
+	if (n < 1 || n > L || L > 64)
+		return err_set(e, ERR_INVALID, "cannot keep %d of %d layers",
+			       n, L);
+	bool pick[64] = {0};
+	for (int k = 0; k < n; k++) { /* the n highest scores */
+		int best = -1;
+		for (int i = 0; i < L; i++)
+			if (!pick[i] &&
+			    (best < 0 || q->layer_score[i] > q->layer_score[best]))
+				best = i;
+		pick[best] = true;
+	}
+	int list[64], m = 0;
+	for (int i = 0; i < L; i++)
+		if (pick[i])
+			list[m++] = i;
+	struct prune_plan p;
+	int rc = prune_plan_copy(&p, &wb->plan, e);
+	if (rc)
+		return rc;
+	p.layer_mode = PLAN_LAYERS_LIST;
+	p.n_layers = m;
+	if (!(rc = plan_set_layer_list(&p, list, m, e)))
+		rc = wb_set_plan(wb, &p, e);
+	prune_plan_free(&p);
+	return rc;
+}
+
+int wb_save_recipe(const struct workbench *wb, const char *path,
+		   struct err *e)
+{
+	struct recipe r;
+	recipe_init(&r);
+	int rc = prune_plan_copy(&r.plan, &wb->plan, e);
+	if (!rc) {
+		snprintf(r.source_name, sizeof r.source_name, "%s", wb->name);
+		recipe_set_counts(&r, &wb->est.cfg);
+		rc = recipe_save(&r, path, e);
+	}
+	recipe_free(&r);
+	return rc;
+}
+
+int wb_load_recipe(struct workbench *wb, const char *path, struct err *e)
+{
+	struct recipe r;
+	recipe_init(&r);
+	int rc = recipe_load(path, &r, e);
+	if (!rc)
+		rc = wb_set_plan(wb, &r.plan, e);
+	recipe_free(&r);
 	return rc;
 }
 
@@ -498,6 +724,10 @@ static int task_launch(struct workbench *wb, enum wb_task kind,
 	wb->task_kind = kind;
 	wb->task_result = t;
 	wb->task_error[0] = '\0';
+	wb->last_kind = kind;
+	wb->last_state = WB_JOB_RUNNING;
+	wb->t_task_start = now_s();
+	wb->t_task_end = 0;
 	return 0;
 }
 
@@ -558,6 +788,11 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 		return err_set(e, ERR_INVALID, "quality needs a tokenizer");
 	const struct tokenizer *ptok = wb->pruned_tok ? wb->pruned_tok
 						      : wb->tok;
+	/* KL and top-1 compare distributions over the same ids: valid when
+	 * the vocabulary is unchanged, whatever the plan's vocabulary mode
+	 * says (a top-K of all V keeps every id in place) */
+	t->q.has_kl = !wb->pruned_tok ||
+		      wb->pruned->cfg.vocab_size == wb->model->cfg.vocab_size;
 	int *ids = NULL, *pids = NULL;
 	size_t n = 0, pn = 0;
 	uint64_t bytes;
@@ -566,7 +801,7 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 				    &words, e)))
 		goto done;
 	/* the pruned side needs its own ids only when its vocabulary differs */
-	if (ptok != wb->tok &&
+	if (!t->q.has_kl && ptok != wb->tok &&
 	    (rc = encode_file_lines(ptok, wb->heldout, &pids, &pn, &bytes,
 				    &words, e)))
 		goto done;
@@ -578,7 +813,6 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 	struct sub_progress sp = {prog, 0, 0.45};
 	struct progress sub = {sub_report, &sp};
 	o.prog = &sub;
-	t->q.has_kl = wb->pruned_tok == NULL;
 	if ((rc = eval_run(wb->model, NULL, ids, n, &o, &t->q.orig, e)))
 		goto done;
 	sp.lo = 0.45;
@@ -698,6 +932,11 @@ static int export_fn(void *arg, const struct progress *prog, struct err *e)
 					 sizeof r.source_checksum, &sub, e)))
 		goto done;
 	recipe_set_counts(&r, &wb->pruned->cfg);
+	r.formats = t->formats;
+	/* the kept pieces: `prune --recipe` then needs no corpus */
+	if (wb->pruned_tok && wb->keep &&
+	    (rc = recipe_set_kept(&r, wb->keep->keep, wb->keep->n_keep, e)))
+		goto done;
 	struct export_opts o = {
 		.src_dir = wb->dir,
 		.out_dir = t->out_dir,
@@ -766,20 +1005,255 @@ done:
 	return rc;
 }
 
-int wb_start_export(struct workbench *wb, const char *out_dir,
-		    unsigned formats, bool force, struct err *e)
+/* The files an export writes (export.h): a folder holding only these and
+ * a punguza.json is a previous export, which may be replaced. */
+static const char *const export_files[] = {
+	"config.json",		"model.safetensors",	   "model.gguf",
+	"generation_config.json", "tokenizer.json",	   "tokenizer.model",
+	"tokenizer_config.json",	"special_tokens_map.json", "vocab_map.json",
+	"vulavulaslm.py",		"punguza.json",
+};
+
+static bool is_export_file(const char *name)
 {
+	for (size_t i = 0; i < sizeof export_files / sizeof export_files[0];
+	     i++)
+		if (!strcmp(name, export_files[i]))
+			return true;
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* Resolved path of p, or of its parent + last part when p does not exist
+ * (so a folder about to be made can be compared). */
+static bool resolve(const char *p, char *out)
+{
+	if (realpath(p, out))
+		return true;
+	char par[PATH_MAX];
+	snprintf(par, sizeof par, "%s", p);
+	char *sl = strrchr(par, '/');
+	const char *last = sl ? sl + 1 : par;
+	char rp[PATH_MAX];
+	if (sl == par)
+		snprintf(rp, sizeof rp, "/");
+	else if (!realpath(sl ? (*sl = '\0', par) : ".", rp))
+		return false;
+	size_t n = strlen(rp);
+	return snprintf(out, PATH_MAX, "%s%s%s", rp,
+			n && rp[n - 1] == '/' ? "" : "/", last) < PATH_MAX;
+}
+
+/* a is b or inside b (both resolved) */
+static bool path_under(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/' ||
+				     (n == 1 && b[0] == '/'));
+}
+
+void wb_default_export_dir(const struct workbench *wb, char *buf, size_t cap)
+{
+	const char *home = getenv("HOME");
+	uint64_t p = wb->est.dst.total;
+	char size[32];
+	if (p >= 1000000000ull)
+		snprintf(size, sizeof size, "%.2fB", (double)p / 1e9);
+	else if (p >= 1000000ull)
+		snprintf(size, sizeof size, "%.1fM", (double)p / 1e6);
+	else
+		snprintf(size, sizeof size, "%.0fk", (double)p / 1e3);
+	snprintf(buf, cap, "%s%spunguza-exports/%s-%s",
+		 home && *home ? home : "", home && *home ? "/" : "", wb->name,
+		 size);
+}
+
+/* The parent folder of path (without trailing slashes), "." for none. */
+static void parent_of(const char *path, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", path);
+	size_t n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = '\0';
+	char *sl = strrchr(out, '/');
+	if (!sl)
+		snprintf(out, cap, ".");
+	else if (sl == out)
+		out[1] = '\0';
+	else
+		*sl = '\0';
+}
+
+int wb_export_inspect(const struct workbench *wb, const char *out_dir,
+		      struct wb_export_target *t, struct err *e)
+{
+	memset(t, 0, sizeof *t);
+	if (!out_dir || !*out_dir) {
+		t->kind = WB_TARGET_REFUSED;
+		snprintf(t->why, sizeof t->why, "no export folder given");
+		return 0;
+	}
+	char rout[PATH_MAX], rsrc[PATH_MAX];
+	if (wb->dir && realpath(wb->dir, rsrc) && resolve(out_dir, rout) &&
+	    path_under(rsrc, rout)) {
+		t->kind = WB_TARGET_REFUSED;
+		snprintf(t->why, sizeof t->why,
+			 "'%s' is or holds the source folder '%s': the source "
+			 "is never written; choose another folder",
+			 out_dir, wb->dir);
+		return 0;
+	}
+	struct stat st;
+	if (stat(out_dir, &st) != 0) {
+		if (errno != ENOENT)
+			return err_errno(e, ERR_IO, "cannot look at '%s'",
+					 out_dir);
+		char par[PATH_MAX], def[PATH_MAX];
+		parent_of(out_dir, par, sizeof par);
+		if (path_is_dir(par)) {
+			t->kind = WB_TARGET_NEW;
+			return 0;
+		}
+		wb_default_export_dir(wb, def, sizeof def);
+		char gp[PATH_MAX];
+		parent_of(par, gp, sizeof gp);
+		if (!strcmp(out_dir, def) && path_is_dir(gp)) {
+			t->kind = WB_TARGET_NEW; /* the export makes it */
+			t->create_parent = true;
+			return 0;
+		}
+		t->kind = WB_TARGET_REFUSED;
+		snprintf(t->why, sizeof t->why,
+			 path_exists(par) ? "'%s' is not a folder"
+					  : "folder '%s' does not exist: "
+					    "create it first or choose another",
+			 par);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		t->kind = WB_TARGET_REFUSED;
+		snprintf(t->why, sizeof t->why,
+			 "'%s' is a file, not a folder: choose another name",
+			 out_dir);
+		return 0;
+	}
+	DIR *d = opendir(out_dir);
+	if (!d)
+		return err_errno(e, ERR_IO, "cannot read folder '%s'", out_dir);
+	char foreign[WB_TARGET_LIST][64];
+	int n_foreign = 0;
+	bool has_recipe = false;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *nm = de->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		t->n_entries++;
+		char path[PATH_MAX];
+		struct stat es;
+		bool file = snprintf(path, sizeof path, "%s/%s", out_dir, nm) <
+				    (int)sizeof path &&
+			    lstat(path, &es) == 0 && S_ISREG(es.st_mode);
+		if (file && is_export_file(nm)) {
+			has_recipe |= !strcmp(nm, "punguza.json");
+			if (t->n_listed < WB_TARGET_LIST)
+				snprintf(t->entries[t->n_listed++], 64, "%.62s",
+					 nm);
+		} else if (n_foreign < WB_TARGET_LIST) {
+			snprintf(foreign[n_foreign++], 64, "%.61s%s", nm,
+				 !file && S_ISDIR(es.st_mode) ? "/" : "");
+		} else {
+			n_foreign++;
+		}
+	}
+	closedir(d);
+	if (t->n_entries == 0) {
+		t->kind = WB_TARGET_EMPTY;
+		return 0;
+	}
+	if (!n_foreign && has_recipe) {
+		t->kind = WB_TARGET_EXPORT;
+		qsort(t->entries, (size_t)t->n_listed, sizeof t->entries[0],
+		      cmp_str);
+		return 0;
+	}
+	t->kind = WB_TARGET_FOREIGN;
+	int shown = n_foreign < WB_TARGET_LIST ? n_foreign : WB_TARGET_LIST;
+	qsort(foreign, (size_t)shown, sizeof foreign[0], cmp_str);
+	t->n_listed = shown;
+	memcpy(t->entries, foreign, sizeof foreign);
+	char list[256] = "";
+	for (int i = 0; i < shown && i < 4; i++) {
+		size_t l = strlen(list);
+		snprintf(list + l, sizeof list - l, "%s%.60s", i ? ", " : "",
+			 foreign[i]);
+	}
+	if (!n_foreign) {
+		snprintf(t->why, sizeof t->why,
+			 "'%s' is not empty and has no punguza.json (not a "
+			 "punguza export): choose an empty or new folder",
+			 out_dir);
+	} else {
+		snprintf(t->why, sizeof t->why,
+			 "'%s' holds %s%s, not written by punguza: it is never "
+			 "replaced; choose an empty or new folder",
+			 out_dir, list, n_foreign > 4 ? ", ..." : "");
+	}
+	return 0;
+}
+
+int wb_start_export(struct workbench *wb, const char *out_dir,
+		    unsigned formats, bool replace, struct err *e)
+{
+	/* a new attempt: the last result no longer describes it */
+	if (wb->task_kind == WB_TASK_NONE) {
+		free(wb->exported.recipe_json);
+		memset(&wb->exported, 0, sizeof wb->exported);
+	}
+	if (!(formats & (EXPORT_HF | EXPORT_GGUF)))
+		return err_set(e, ERR_INVALID,
+			       "no format chosen: choose Hugging Face or GGUF "
+			       "(or both)");
+	if (wb->task_kind != WB_TASK_NONE)
+		return err_set(e, ERR_INVALID, "another task is running");
+	struct wb_export_target tg;
+	int rc = wb_export_inspect(wb, out_dir, &tg, e);
+	if (rc)
+		return rc;
+	switch (tg.kind) {
+	case WB_TARGET_NEW:
+	case WB_TARGET_EMPTY:
+		break;
+	case WB_TARGET_EXPORT:
+		if (!replace)
+			return err_set(e, ERR_INVALID,
+				       "'%s' holds a previous export: confirm "
+				       "replacing it",
+				       out_dir);
+		break;
+	case WB_TARGET_FOREIGN:
+	case WB_TARGET_REFUSED:
+		return err_set(e, ERR_INVALID, "%s", tg.why);
+	}
 	if (!wb_applied(wb))
 		return err_set(e, ERR_INVALID, "apply the plan first");
-	if (!formats)
-		return err_set(e, ERR_INVALID, "choose at least one format");
+	if (tg.create_parent) {
+		char par[PATH_MAX];
+		parent_of(out_dir, par, sizeof par);
+		if (mkdir(par, 0777) != 0 && errno != EEXIST)
+			return err_errno(e, ERR_IO, "cannot create folder '%s'",
+					 par);
+	}
 	struct task_ctx *t;
-	int rc = task_begin(wb, WB_TASK_EXPORT, &t, e);
-	if (rc)
+	if ((rc = task_begin(wb, WB_TASK_EXPORT, &t, e)))
 		return rc;
 	snprintf(t->out_dir, sizeof t->out_dir, "%s", out_dir);
 	t->formats = formats;
-	t->force = force;
+	t->force = tg.kind == WB_TARGET_EXPORT;
 	return task_launch(wb, WB_TASK_EXPORT, t, export_fn, e);
 }
 
@@ -790,6 +1264,40 @@ enum wb_task wb_task_status(struct workbench *wb, double *done, char *stage,
 		return WB_TASK_NONE;
 	job_poll(&wb->task, done, stage, cap);
 	return wb->task_kind;
+}
+
+const char *wb_task_name(enum wb_task kind)
+{
+	switch (kind) {
+	case WB_TASK_PREPARE: return "apply";
+	case WB_TASK_QUALITY: return "measure";
+	case WB_TASK_COUNT: return "count";
+	case WB_TASK_EXPORT: return "export";
+	case WB_TASK_NONE: break;
+	}
+	return "job";
+}
+
+void wb_job_info(struct workbench *wb, struct wb_job_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->kind = wb->last_kind;
+	out->state = wb->last_state;
+	out->eta = -1;
+	if (wb->last_state == WB_JOB_NONE)
+		return;
+	if (wb->task_kind != WB_TASK_NONE) {
+		job_poll(&wb->task, &out->done, out->stage, sizeof out->stage);
+		out->state = WB_JOB_RUNNING;
+		out->elapsed = now_s() - wb->t_task_start;
+		/* a straight-line estimate, once there is something to go by */
+		if (out->done >= 0.02 && out->done < 1 && out->elapsed >= 0.5)
+			out->eta = out->elapsed * (1 - out->done) / out->done;
+		return;
+	}
+	out->elapsed = wb->t_task_end - wb->t_task_start;
+	if (wb->last_state == WB_JOB_FAILED)
+		out->error = wb->task_error;
 }
 
 void wb_cancel_task(struct workbench *wb)
@@ -851,11 +1359,17 @@ bool wb_poll(struct workbench *wb)
 		struct err e = {0};
 		int rc = job_wait(&wb->task, &e);
 		struct task_ctx *t = wb->task_result;
-		if (rc)
+		wb->t_task_end = now_s();
+		if (rc == ERR_CANCELLED || (rc && e.code == ERR_CANCELLED)) {
+			wb->last_state = WB_JOB_CANCELLED;
+		} else if (rc) {
+			wb->last_state = WB_JOB_FAILED;
 			snprintf(wb->task_error, sizeof wb->task_error, "%s",
 				 e.msg);
-		else
+		} else {
+			wb->last_state = WB_JOB_DONE;
 			adopt(wb, t);
+		}
 		task_ctx_free(t);
 		wb->task_result = NULL;
 		wb->task_kind = WB_TASK_NONE;
@@ -938,7 +1452,7 @@ static int gen_fn(void *arg, const struct progress *prog, struct err *e)
 {
 	struct wb_gen *g = arg;
 	struct gen_task gt = {g, prog};
-	struct gen_stats st;
+	struct gen_stats st = {0};
 	int rc = gen_run(g->model, g->tok, g->prompt, strlen(g->prompt),
 			 &g->opts, gen_sink_job, &gt, &st, e);
 	pthread_mutex_lock(&g->lock);
@@ -979,6 +1493,7 @@ int wb_gen_start(struct workbench *wb, enum wb_side side, const char *prompt,
 	g->tok = t;
 	g->opts = *o;
 	g->has_run = true;
+	g->user_stopped = false;
 	pthread_mutex_unlock(&g->lock);
 	return job_start(&g->job, gen_fn, g, e);
 }
@@ -986,8 +1501,32 @@ int wb_gen_start(struct workbench *wb, enum wb_side side, const char *prompt,
 void wb_gen_stop(struct workbench *wb, enum wb_side side)
 {
 	struct wb_gen *g = &wb->gen[side];
+	bool running = job_poll(&g->job, NULL, NULL, 0) == JOB_RUNNING;
 	job_cancel(&g->job);
 	job_wait(&g->job, NULL);
+	if (running) {
+		pthread_mutex_lock(&g->lock);
+		g->user_stopped = true;
+		pthread_mutex_unlock(&g->lock);
+	}
+}
+
+void wb_gen_clear(struct workbench *wb, enum wb_side side)
+{
+	struct wb_gen *g = &wb->gen[side];
+	job_cancel(&g->job);
+	job_wait(&g->job, NULL);
+	pthread_mutex_lock(&g->lock);
+	g->len = 0;
+	if (g->text)
+		g->text[0] = '\0';
+	g->tokens = 0;
+	g->t_first = 0;
+	memset(&g->stats, 0, sizeof g->stats);
+	g->error[0] = '\0';
+	g->has_run = false;
+	g->user_stopped = false;
+	pthread_mutex_unlock(&g->lock);
 }
 
 void wb_gen_view(struct workbench *wb, enum wb_side side,
@@ -1011,8 +1550,12 @@ void wb_gen_view(struct workbench *wb, enum wb_side side,
 	} else {
 		out->text = "";
 	}
-	out->tokens = g->tokens;
 	bool running = st == JOB_RUNNING;
+	/* the sink sees pieces of text; a token may decode to nothing yet
+	 * (a partial UTF-8 byte, a special): once done, the real count */
+	out->tokens = !running && g->has_run && g->stats.new_tokens > g->tokens
+			      ? g->stats.new_tokens
+			      : g->tokens;
 	double end = running ? now_s() : g->t_start + g->stats.prompt_seconds +
 						     g->stats.gen_seconds;
 	out->seconds = g->t_first ? end - g->t_first : 0;
@@ -1023,7 +1566,16 @@ void wb_gen_view(struct workbench *wb, enum wb_side side,
 	out->running = running;
 	out->done = g->has_run && !running;
 	out->has_run = g->has_run;
-	out->stopped_eos = g->stats.hit_eos;
+	out->max_new = g->opts.max_new;
+	if (!running && g->has_run) {
+		out->stopped_eos = g->stats.hit_eos;
+		out->stopped_user = g->user_stopped || g->stats.cancelled;
+		out->stopped_length = !out->stopped_eos && !out->stopped_user &&
+				      !g->error[0] &&
+				      !g->stats.hit_newline;
+		if (g->stats.max_new > 0)
+			out->max_new = g->stats.max_new;
+	}
 	out->error = g->error[0] ? g->error : NULL;
 	pthread_mutex_unlock(&g->lock);
 }

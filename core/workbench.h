@@ -65,6 +65,52 @@ enum wb_task {
 	WB_TASK_EXPORT,  /* write the applied plan's model */
 };
 
+/* What the last job (task) did, for a status line that goes running ->
+ * done / failed / cancelled, with its elapsed time. */
+enum wb_job_state {
+	WB_JOB_NONE = 0, /* nothing has run yet */
+	WB_JOB_RUNNING,
+	WB_JOB_DONE,
+	WB_JOB_FAILED,
+	WB_JOB_CANCELLED,
+};
+
+struct wb_job_info {
+	enum wb_task kind;       /* the running or last task */
+	enum wb_job_state state;
+	double elapsed;          /* seconds, running or final */
+	double eta;              /* seconds left (estimated), < 0 unknown */
+	double done;             /* fraction, while running */
+	char stage[64];          /* while running */
+	const char *error;       /* FAILED: the message (wb->task_error) */
+};
+
+/* An export folder, as wb_export_inspect sees it before anything is
+ * written. Only an empty or missing folder is written without asking, and
+ * only a previous punguza export (a punguza.json and nothing but files an
+ * export writes) may be replaced, after the user confirms. */
+enum wb_target_kind {
+	WB_TARGET_NEW = 0,   /* does not exist yet: created */
+	WB_TARGET_EMPTY,     /* an empty folder: filled */
+	WB_TARGET_EXPORT,    /* a previous export: replaced once confirmed */
+	WB_TARGET_FOREIGN,   /* holds other things: refused */
+	WB_TARGET_REFUSED,   /* a file, the source, a missing parent, ...:
+				refused (why says it) */
+};
+
+#define WB_TARGET_LIST 12
+struct wb_export_target {
+	enum wb_target_kind kind;
+	int n_entries;                   /* entries in the folder */
+	char entries[WB_TARGET_LIST][64]; /* the first, sorted: for EXPORT
+					    what replacing deletes, for
+					    FOREIGN what is not an export's */
+	int n_listed;
+	char why[ERR_MSG_MAX];           /* FOREIGN/REFUSED: the message */
+	bool create_parent;              /* the default folder's missing
+					    parent is made by the export */
+};
+
 /* What the last export wrote. */
 struct wb_export_result {
 	bool done;
@@ -92,6 +138,7 @@ struct wb_gen {
 	char *prompt;
 	struct gen_opts opts;
 	bool has_run;
+	bool user_stopped; /* wb_gen_stop ended it */
 	char error[ERR_MSG_MAX];
 	char *view; /* the UI thread's copy of text (wb_gen_view) */
 	size_t view_cap;
@@ -102,7 +149,11 @@ struct wb_gen_view {
 	int tokens;
 	double seconds;   /* since the first token */
 	double tok_per_s;
-	bool running, done, has_run, stopped_eos;
+	bool running, done, has_run;
+	bool stopped_eos;     /* ended at </s> */
+	bool stopped_length;  /* ended at the length limit */
+	bool stopped_user;    /* stopped (wb_gen_stop) before either */
+	int max_new;          /* the length limit it ran with */
 	const char *error;
 };
 
@@ -175,6 +226,9 @@ struct workbench {
 	enum wb_task task_kind;
 	void *task_result;
 	char task_error[ERR_MSG_MAX]; /* last task's failure, "" when none */
+	enum wb_task last_kind;       /* the running or last task */
+	enum wb_job_state last_state;
+	double t_task_start, t_task_end; /* monotonic seconds */
 	struct wb_gen gen[2];
 	struct wb_quality *quality;   /* (n_quality) remembered results */
 	int n_quality;
@@ -186,7 +240,10 @@ struct workbench {
 	int n_samples;
 };
 
-/* Opens a model directory: config.json and tokenizer (no weights yet). */
+/* Opens a model directory: config.json, the tokenizer, and the weights'
+ * headers (checked now, so a damaged file is named at once; the tensors
+ * themselves load later, in the background). A directory without weights
+ * opens in plan-only mode. */
 int wb_open_dir(const char *dir, struct workbench **out, struct err *e);
 
 /* Opens a built-in geometry with no weights ("inkubalm-0.4b");
@@ -205,6 +262,45 @@ int wb_set_plan(struct workbench *wb, const struct prune_plan *p,
 
 /* Replaces the plan with a named preset (plan_preset names). */
 int wb_apply_preset(struct workbench *wb, const char *name, struct err *e);
+
+/* The knobs a user can type a value into or reset (the Knobs screen's
+ * first rows). */
+enum wb_knob {
+	WB_KNOB_VOCAB = 0, /* kept pieces K ("all" or >= V: keep them all) */
+	WB_KNOB_HIDDEN,    /* width d */
+	WB_KNOB_INTER,     /* MLP width f ("" / "auto" / 0: follows d) */
+	WB_KNOB_LAYERS,    /* layers kept */
+};
+
+/* Sets a knob from typed text ("8064", "8,064", "all", "auto"); the plan
+ * is snapped as usual (wb->est.notes say how). ERR_INVALID names the
+ * knob and the text when it is not a number; the plan stays. */
+int wb_set_knob_text(struct workbench *wb, enum wb_knob k, const char *text,
+		     struct err *e);
+
+/* Puts one knob back to the identity plan's value (MLP width: follows d
+ * again; layers: all, first); the others stay. */
+int wb_reset_knob(struct workbench *wb, enum wb_knob k, struct err *e);
+
+/* The next vocabulary size from cur in direction dir: the published
+ * landmarks (plan_vocab_step) and a grid about 1/16 of cur (so steps are
+ * finer at small K: 8064 -> 8000 -> 7500 ...), within [floor, V]. */
+int wb_vocab_step(const struct workbench *wb, int cur, int dir);
+
+/* Layer scores measured on this source (any plan's quality run; they
+ * depend only on the source and the calibration text), or NULL. */
+const struct wb_quality *wb_layer_scores(const struct workbench *wb);
+
+/* Sets the Layers knob to keep the plan's number of layers, choosing the
+ * most influential ones by those scores (a layer list, in source order).
+ * ERR_INVALID before any measurement. */
+int wb_apply_layer_ranking(struct workbench *wb, struct err *e);
+
+/* Saves the plan as a recipe (punguza.json format) / loads one and makes
+ * it the plan. */
+int wb_save_recipe(const struct workbench *wb, const char *path,
+		   struct err *e);
+int wb_load_recipe(struct workbench *wb, const char *path, struct err *e);
 
 /* The projection for the current plan. */
 double wb_zindi(const struct workbench *wb);
@@ -239,10 +335,30 @@ int wb_start_quality(struct workbench *wb, struct err *e);
 int wb_start_count(struct workbench *wb, struct err *e);
 
 /* Exports the applied plan's model into out_dir (formats: EXPORT_HF |
- * EXPORT_GGUF of export.h) in the plan's dtype; force replaces a non-empty
- * out_dir. The result lands in wb->exported. */
+ * EXPORT_GGUF of export.h) in the plan's dtype. What out_dir holds decides
+ * (wb_export_inspect): a missing or empty folder is written; a previous
+ * punguza export is replaced only when `replace` is set (the user
+ * confirmed, naming what is deleted), ERR_INVALID otherwise; anything else
+ * is refused with the inspection's message. Starting clears the previous
+ * result; the new one lands in wb->exported. */
 int wb_start_export(struct workbench *wb, const char *out_dir,
-		    unsigned formats, bool force, struct err *e);
+		    unsigned formats, bool replace, struct err *e);
+
+/* Looks at out_dir before an export (reads only). Errors only for an
+ * unreadable folder; every refusal is a kind with a message. */
+int wb_export_inspect(const struct workbench *wb, const char *out_dir,
+		      struct wb_export_target *t, struct err *e);
+
+/* The default export folder: $HOME/punguza-exports/<model>-<size> (size
+ * from the plan's parameter count, "1.2M"); ./punguza-exports/... when
+ * HOME is unset. Never inside the source directory. An export into it
+ * creates punguza-exports when missing. */
+void wb_default_export_dir(const struct workbench *wb, char *buf, size_t cap);
+
+/* The running or last task, for the status line. */
+void wb_job_info(struct workbench *wb, struct wb_job_info *out);
+/* "apply", "measure", "count", "export". */
+const char *wb_task_name(enum wb_task kind);
 
 /* The task's progress: kind (NONE when idle), fraction, stage. */
 enum wb_task wb_task_status(struct workbench *wb, double *done, char *stage,
@@ -259,6 +375,8 @@ const struct wb_quality *wb_quality_current(const struct workbench *wb);
 int wb_gen_start(struct workbench *wb, enum wb_side side, const char *prompt,
 		 const struct gen_opts *o, struct err *e);
 void wb_gen_stop(struct workbench *wb, enum wb_side side);
+/* Stops and forgets a side's output (a new prompt was chosen). */
+void wb_gen_clear(struct workbench *wb, enum wb_side side);
 void wb_gen_view(struct workbench *wb, enum wb_side side,
 		 struct wb_gen_view *out);
 

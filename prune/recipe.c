@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "vocab.h"
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 #define RECIPE_MAX_BYTES ((size_t)64 << 20)
@@ -24,7 +25,64 @@ void recipe_free(struct recipe *r)
 	if (!r)
 		return;
 	prune_plan_free(&r->plan);
+	free(r->kept);
 	recipe_init(r);
+}
+
+int recipe_set_kept(struct recipe *r, const int *ids, int n, struct err *e)
+{
+	int *copy = NULL;
+	if (n > 0) {
+		if (!(copy = malloc((size_t)n * sizeof *copy)))
+			return err_set(e, ERR_NOMEM, "recipe: out of memory");
+		memcpy(copy, ids, (size_t)n * sizeof *copy);
+	}
+	free(r->kept);
+	r->kept = copy;
+	r->n_kept = n > 0 ? n : 0;
+	return 0;
+}
+
+int recipe_keep(const struct recipe *r, int n_old, struct vocab_keep **out,
+		struct err *e)
+{
+	*out = NULL;
+	if (!r->kept || r->n_kept <= 0)
+		return err_set(e, ERR_INVALID,
+			       "the recipe does not record the kept vocabulary "
+			       "(\"vocab.kept\")");
+	if (r->n_kept > n_old)
+		return err_set(e, ERR_FORMAT,
+			       "\"vocab.kept\" lists %d pieces, the source has "
+			       "%d",
+			       r->n_kept, n_old);
+	struct vocab_keep *k = calloc(1, sizeof *k);
+	if (!k || !(k->keep = malloc((size_t)r->n_kept * sizeof *k->keep)) ||
+	    !(k->old_to_new = malloc((size_t)n_old * sizeof *k->old_to_new))) {
+		vocab_keep_free(k);
+		return err_set(e, ERR_NOMEM, "recipe: out of memory");
+	}
+	for (int i = 0; i < n_old; i++)
+		k->old_to_new[i] = -1;
+	for (int i = 0; i < r->n_kept; i++) {
+		int id = r->kept[i];
+		if (id < 0 || id >= n_old || (i && id <= r->kept[i - 1])) {
+			vocab_keep_free(k);
+			return err_set(e, ERR_FORMAT,
+				       "\"vocab.kept\"[%d] = %d is %s", i, id,
+				       id < 0 || id >= n_old
+					   ? "outside the source vocabulary"
+					   : "not above the one before");
+		}
+		k->keep[i] = id;
+		k->old_to_new[id] = i;
+	}
+	k->n_old = n_old;
+	k->n_keep = r->n_kept;
+	k->coverage = 1;
+	k->closure = r->plan.merge_closure;
+	*out = k;
+	return 0;
 }
 
 void recipe_set_counts(struct recipe *r, const struct config *c)
@@ -86,6 +144,8 @@ static int build(const struct recipe *r, cJSON *root)
 	bad |= !cJSON_AddBoolToObject(v, "merge_closure", p->merge_closure);
 	if (p->vocab_mode == PLAN_VOCAB_LIST)
 		bad |= add_ints(v, "ids", p->vocab_ids, p->n_vocab_ids) != 0;
+	if (r->n_kept > 0)
+		bad |= add_ints(v, "kept", r->kept, r->n_kept) != 0;
 
 	bad |= !(w = cJSON_AddObjectToObject(root, "width"));
 	if (bad)
@@ -111,6 +171,15 @@ static int build(const struct recipe *r, cJSON *root)
 	bad |= !cJSON_AddStringToObject(root, "dtype",
 					dtype_name(p->export_dtype));
 	bad |= add_u64(root, "seed", p->seed) != 0;
+	if (r->formats) {
+		cJSON *f = cJSON_AddArrayToObject(root, "formats");
+		bad |= !f;
+		if (f && (r->formats & 1u))
+			bad |= !cJSON_AddItemToArray(f, cJSON_CreateString("hf"));
+		if (f && (r->formats & 2u))
+			bad |= !cJSON_AddItemToArray(f,
+						     cJSON_CreateString("gguf"));
+	}
 
 	bad |= !(s = cJSON_AddObjectToObject(root, "source"));
 	if (bad)
@@ -397,7 +466,8 @@ static int parse_root(struct ctx *c, const cJSON *root, struct recipe *r)
 	    (rc =
 		 get_bool(c, v, "vocab", "merge_closure", &p->merge_closure)) ||
 	    (rc = get_ints(c, v, "vocab", "ids", &p->vocab_ids,
-			   &p->n_vocab_ids)))
+			   &p->n_vocab_ids)) ||
+	    (rc = get_ints(c, v, "vocab", "kept", &r->kept, &r->n_kept)))
 		return rc;
 	if (p->vocab_mode == PLAN_VOCAB_TOP_K && p->vocab_keep <= 0)
 		return err_set(c->e, ERR_FORMAT,
@@ -463,6 +533,28 @@ static int parse_root(struct ctx *c, const cJSON *root, struct recipe *r)
 			   &x)))
 		return rc;
 	p->export_dtype = (enum dtype)x;
+	const cJSON *fm = item(root, "formats");
+	if (fm) {
+		const cJSON *fx;
+		bool ok = cJSON_IsArray(fm);
+		r->formats = 0;
+		const cJSON *arr = ok ? fm : NULL;
+		cJSON_ArrayForEach(fx, arr)
+		{
+			if (cJSON_IsString(fx) && !strcmp(fx->valuestring, "hf"))
+				r->formats |= 1u;
+			else if (cJSON_IsString(fx) &&
+				 !strcmp(fx->valuestring, "gguf"))
+				r->formats |= 2u;
+			else
+				ok = false;
+		}
+		if (!ok)
+			return err_set(c->e, ERR_FORMAT,
+				       "'%s': \"formats\" must be an array of "
+				       "\"hf\" and \"gguf\"",
+				       c->name);
+	}
 	if ((rc = get_u64(c, root, "", "seed", &p->seed)))
 		return rc;
 

@@ -5,7 +5,7 @@
  *   {
  *     "format": "punguza-recipe", "version": 1,
  *     "vocab":  {"mode": "top_k", "keep": 8064, "min_count": 0,
- *                "merge_closure": false, "ids": [...]},
+ *                "merge_closure": false, "ids": [...], "kept": [...]},
  *     "width":  {"factor": 0.5, "hidden": 0, "intermediate": 0,
  *                "head_mode": "head_dim", "select": "recipe_random"},
  *     "layers": {"mode": "first", "n": 8, "list": [...]},
@@ -14,6 +14,13 @@
  *     "counts": {"vocab_size": 8064, "hidden_size": 1024, ...,
  *                "tied": true, "params": 50480128}
  *   }
+ *
+ * "formats" (["hf", "gguf"]) records what an export wrote, so the same
+ * command writes the same files. "kept" is the vocabulary an export
+ * actually kept (source ids,
+ * ascending), written whenever the vocabulary was cut, so that
+ * `punguza prune SRC --recipe R -o OUT` reproduces the export without the
+ * corpus it was counted on (recipe_keep).
  *
  * Every knob is written; "ids" only in list mode, "list" only in list
  * mode, "counts" only when filled (by an export or an estimate). The seed
@@ -54,7 +61,14 @@ struct recipe {
 	char source_checksum[96]; /* "" when unknown, e.g. "sha256:<hex>" */
 	bool have_counts;
 	struct recipe_counts counts;
+	unsigned formats; /* "formats": what the export wrote, EXPORT_HF |
+			     EXPORT_GGUF (export.h); 0 when not recorded */
+	int *kept;  /* (n_kept) "vocab.kept": source ids kept, ascending;
+		       NULL when not recorded. Owned. */
+	int n_kept;
 };
+
+struct vocab_keep;
 
 /* The identity plan, no source, no counts. */
 void recipe_init(struct recipe *r);
@@ -63,6 +77,17 @@ void recipe_free(struct recipe *r);
 
 /* Fills counts from a pruned geometry (params via config_param_count). */
 void recipe_set_counts(struct recipe *r, const struct config *pruned);
+
+/* Records the kept vocabulary (copied; n = 0 clears). */
+int recipe_set_kept(struct recipe *r, const int *ids, int n, struct err *e);
+
+/* The recorded kept vocabulary as a keep set over a source of n_old
+ * pieces, for vocab_rewrite / vocab_write_files / prune_apply (the
+ * statistics a count would give are zero). ERR_INVALID when none is
+ * recorded; ERR_FORMAT when an id is out of range, repeated or out of
+ * order. The caller frees *out with vocab_keep_free. */
+int recipe_keep(const struct recipe *r, int n_old, struct vocab_keep **out,
+		struct err *e);
 
 int recipe_to_json(const struct recipe *r, char **out, struct err *e);
 int recipe_parse(const char *text, size_t len, const char *name,

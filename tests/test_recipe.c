@@ -4,6 +4,7 @@
 
 #include "recipe.h"
 #include "test.h"
+#include "vocab.h"
 
 static void test_roundtrip(void)
 {
@@ -197,8 +198,56 @@ static void test_args(void)
 	prune_plan_free(&p);
 }
 
+/* An export records the kept pieces and formats, so --recipe alone
+ * reproduces it (no corpus). */
+static void test_kept(void)
+{
+	struct recipe r, q;
+	struct err e = {0};
+	char *json = NULL;
+	recipe_init(&r);
+	r.plan.vocab_mode = PLAN_VOCAB_TOP_K;
+	r.plan.vocab_keep = 4;
+	int kept[] = {0, 1, 2, 7};
+	CHECK_EQ_INT(recipe_set_kept(&r, kept, 4, &e), 0);
+	r.formats = 3;
+	CHECK_EQ_INT(recipe_to_json(&r, &json, &e), 0);
+	CHECK(json && strstr(json, "\"kept\""));
+	CHECK(json && strstr(json, "\"gguf\""));
+	CHECK_EQ_INT(recipe_parse(json, json ? strlen(json) : 0, "r", &q, &e),
+		     0);
+	CHECK_EQ_INT(q.n_kept, 4);
+	CHECK_EQ_INT(q.formats, 3);
+	CHECK(q.kept && q.kept[3] == 7);
+	struct vocab_keep *k = NULL;
+	CHECK_EQ_INT(recipe_keep(&q, 10, &k, &e), 0);
+	if (k) {
+		CHECK_EQ_INT(k->n_keep, 4);
+		CHECK_EQ_INT(k->n_old, 10);
+		CHECK_EQ_INT(k->old_to_new[7], 3);
+		CHECK_EQ_INT(k->old_to_new[5], -1);
+	}
+	vocab_keep_free(k);
+	CHECK_ERR(recipe_keep(&q, 5, &k, &e), e, ERR_FORMAT,
+		  "outside the source vocabulary");
+	int bad[] = {0, 2, 2};
+	recipe_set_kept(&q, bad, 3, &e);
+	CHECK_ERR(recipe_keep(&q, 10, &k, &e), e, ERR_FORMAT, "not above");
+	recipe_set_kept(&q, NULL, 0, &e);
+	CHECK_ERR(recipe_keep(&q, 10, &k, &e), e, ERR_INVALID, "vocab.kept");
+	const char *badf = "{\"format\":\"punguza-recipe\",\"version\":1,"
+			   "\"formats\":[\"onnx\"]}";
+	struct recipe z;
+	CHECK_ERR(recipe_parse(badf, strlen(badf), "z", &z, &e), e,
+		  ERR_FORMAT, "\"formats\"");
+	free(json);
+	recipe_free(&r);
+	recipe_free(&q);
+}
+
 int main(void)
 {
+	test_kept();
 	test_args();
 	test_roundtrip();
 	test_errors();

@@ -161,6 +161,7 @@ struct args {
 	const char *corpus[MAX_FILES], *calib[MAX_FILES];
 	int n_corpus, n_calib, ctx;
 	unsigned formats;
+	bool formats_given;
 	bool force;
 };
 
@@ -230,6 +231,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		if (!strcmp(o, "-o") || !strcmp(o, "--out")) {
 			a->out = v;
 		} else if (!strcmp(o, "--format")) {
+			a->formats_given = true;
 			if (parse_formats(v, &a->formats)) {
 				fprintf(stderr,
 					"punguza: prune: invalid value '%s' "
@@ -365,6 +367,8 @@ int cmd_prune(int argc, char **argv)
 		prune_plan_free(&rec.plan);
 		if (prune_plan_copy(&rec.plan, &given.plan, &e))
 			goto fail;
+		if (!a.formats_given && given.formats) /* as it was exported */
+			a.formats = given.formats;
 	} else if (a.preset) {
 		prune_plan_free(&rec.plan);
 		if (plan_preset(a.preset, &rec.plan, &e)) {
@@ -417,26 +421,45 @@ int cmd_prune(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
-		if (!a.n_corpus) {
-			fprintf(stderr, "punguza: prune: a vocabulary cut "
+		/* a recipe that records its kept pieces reproduces them
+		 * without a corpus, unless the vocabulary knobs changed */
+		bool recorded = !a.n_corpus && a.recipe && given.n_kept > 0 &&
+				p->vocab_mode == given.plan.vocab_mode &&
+				p->vocab_keep == given.plan.vocab_keep &&
+				p->vocab_min_count ==
+					given.plan.vocab_min_count &&
+				p->merge_closure == given.plan.merge_closure;
+		if (recorded) {
+			if ((rc = recipe_keep(&given, tok_vocab_size(tok),
+					      &keep, &e)))
+				goto fail;
+		} else {
+			if (!a.n_corpus) {
+				fprintf(stderr,
+					"punguza: prune: a vocabulary cut "
 					"needs --corpus FILE (text to count "
 					"tokens on)\n");
-			status = 2;
-			goto out;
+				status = 2;
+				goto out;
+			}
+			rc = vocab_count_files(tok, a.corpus,
+					       (size_t)a.n_corpus, NULL,
+					       &counts, pp, &e);
+			if (tty)
+				fprintf(stderr, "\r\033[K");
+			if (rc)
+				goto fail;
+			rc = p->vocab_mode == PLAN_VOCAB_TOP_K
+				 ? vocab_keep_top_k(tok, counts, p->vocab_keep,
+						    p->merge_closure, &keep, &e)
+				 : vocab_keep_min_count(
+					   tok, counts,
+					   (uint64_t)p->vocab_min_count,
+					   p->merge_closure, &keep, &e);
+			if (rc)
+				goto fail;
 		}
-		rc = vocab_count_files(tok, a.corpus, (size_t)a.n_corpus, NULL,
-				       &counts, pp, &e);
-		if (tty)
-			fprintf(stderr, "\r\033[K");
-		if (rc)
-			goto fail;
-		rc = p->vocab_mode == PLAN_VOCAB_TOP_K
-			 ? vocab_keep_top_k(tok, counts, p->vocab_keep,
-					    p->merge_closure, &keep, &e)
-			 : vocab_keep_min_count(tok, counts,
-						(uint64_t)p->vocab_min_count,
-						p->merge_closure, &keep, &e);
-		if (rc)
+		if ((rc = recipe_set_kept(&rec, keep->keep, keep->n_keep, &e)))
 			goto fail;
 		in.keep = keep;
 	}
@@ -528,6 +551,7 @@ int cmd_prune(int argc, char **argv)
 			"source with checksum %s; this one is %s\n",
 			given.source_checksum, rec.source_checksum);
 	recipe_set_counts(&rec, &pruned->cfg);
+	rec.formats = a.formats;
 	struct export_opts xo = {.src_dir = a.dir,
 				 .out_dir = a.out,
 				 .formats = a.formats,

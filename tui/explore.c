@@ -114,7 +114,8 @@ int cmd_explore(int argc, char **argv)
 			e.msg);
 		a.prompts = NULL;
 	}
-	snprintf(a.export_dir, sizeof a.export_dir, "%s-pruned", wb->name);
+	/* the export folder: $HOME/punguza-exports/<model>-<size> until the
+	 * user types one (wb_default_export_dir), never the source tree */
 	a.export_formats = 3;
 	status = app_run(&a);
 	prompts_free(a.prompts);

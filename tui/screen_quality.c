@@ -73,9 +73,19 @@ void quality_draw(struct app *a, int top, int height)
 	const struct wb_quality *q = wb_quality_current(wb);
 	y++;
 	if (!q) {
-		draw_text(y, x, w, ROLE_NORMAL, 0,
-			  "Not measured for this plan yet: press m (the plan "
-			  "is applied first).");
+		enum wb_task k = wb_task_status(wb, NULL, NULL, 0);
+		if (k == WB_TASK_QUALITY ||
+		    (k == WB_TASK_PREPARE && a->pending == APP_PENDING_QUALITY))
+			draw_text(y, x, w, ROLE_NORMAL, 0,
+				  k == WB_TASK_QUALITY
+					  ? "measuring\u2026 (progress below; "
+					    "Esc cancels)"
+					  : "applying the plan, then measuring"
+					    "\u2026 (Esc cancels)");
+		else
+			draw_text(y, x, w, ROLE_NORMAL, 0,
+				  "Not measured for this plan yet: press Enter "
+				  "(the plan is applied first).");
 		return;
 	}
 	row(y++, x, w, "metric", "original", "pruned", "change", ROLE_DIM);
@@ -117,7 +127,7 @@ void quality_draw(struct app *a, int top, int height)
 	if (q->has_layer_scores && y < top + height - 2) {
 		draw_section(y++, x, w,
 			     "LAYER INFLUENCE (1 - cos(input, output), "
-			     "calibration text)");
+			     "calibration text; a keeps the top ones)");
 		double mx = 0;
 		for (int i = 0; i < q->n_layers; i++)
 			if (q->layer_score[i] > mx)
@@ -138,16 +148,27 @@ int quality_key(struct app *a, int ch)
 	switch (ch) {
 	case 'm':
 	case '\r':
+	case '\n':
 	case KEY_ENTER:
 		request_quality(a);
 		return APP_REDRAW;
-	case 'c':
-		wb_cancel_task(a->wb);
-		a->pending = APP_PENDING_NONE;
+	case 'a':
+		if (wb_apply_layer_ranking(a->wb, &e))
+			app_status(a, ROLE_BAD, "%s", e.msg);
+		else
+			app_status(a, ROLE_GOOD,
+				   "Layers knob: the %d most influential "
+				   "layers (see Knobs)",
+				   a->wb->est.cfg.n_layers);
 		return APP_REDRAW;
+	case KEY_LEFT:
+	case KEY_RIGHT:
+	case 'h':
 	case 'l':
 		if (a->n_heldout > 1) {
-			a->heldout_sel = (a->heldout_sel + 1) % a->n_heldout;
+			int dir = ch == KEY_LEFT || ch == 'h' ? -1 : 1;
+			a->heldout_sel = (a->heldout_sel + a->n_heldout + dir) %
+					 a->n_heldout;
 			if (wb_set_inputs(a->wb,
 					  (const char *const *)a->wb->corpus,
 					  a->wb->n_corpus,

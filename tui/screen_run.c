@@ -1,6 +1,7 @@
-/* The Run screen: pick a sample prompt (or type one), generate with the
- * original and the pruned model side by side, streaming. The generations
- * run on the workbench's threads; this screen only draws their text. */
+/* The Run screen: pick a sample prompt (or type one), set the sampler,
+ * generate with the original and the pruned model side by side,
+ * streaming. The generations run on the workbench's threads; this screen
+ * only draws their text and how each ended. */
 #include <curses.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,11 +10,30 @@
 #include "prompts.h"
 #include "widgets.h"
 
+enum {
+	ROW_PROMPT,
+	ROW_TEMP,
+	ROW_TOPK,
+	ROW_TOPP,
+	ROW_REPEAT,
+	ROW_LENGTH,
+	ROW_SEED,
+	N_ROWS
+};
+
 static const char *current_prompt(const struct app *a)
 {
 	if (a->custom || !a->prompts || a->prompts->n == 0)
 		return a->input;
 	return a->prompts->items[a->run_sel].text;
+}
+
+/* A new prompt: the old outputs no longer belong under it. */
+static void prompt_changed(struct app *a)
+{
+	wb_gen_clear(a->wb, WB_ORIGINAL);
+	wb_gen_clear(a->wb, WB_PRUNED);
+	a->out_scroll = 0;
 }
 
 static void start_generation(struct app *a)
@@ -25,11 +45,10 @@ static void start_generation(struct app *a)
 		app_status(a, ROLE_BAD, "the prompt is empty: press e to type one");
 		return;
 	}
+	a->out_scroll = 0;
 	if (wb_gen_start(wb, WB_ORIGINAL, p, &a->gen, &e) ||
 	    wb_gen_start(wb, WB_PRUNED, p, &a->gen, &e))
 		app_status(a, ROLE_BAD, "%s", e.msg);
-	else
-		app_status(a, ROLE_DIM, "generating with both models (s stops)");
 }
 
 /* Generation needs the pruned copy: apply first, then go. */
@@ -77,49 +96,144 @@ static void draw_side(struct app *a, enum wb_side side, int y, int x, int w,
 	snprintf(title, sizeof title, "%s  %s params",
 		 side == WB_ORIGINAL ? "ORIGINAL" : "PRUNED", pars);
 	draw_section(y, x, w, title);
-	if (side == WB_PRUNED && !wb_applied(wb) && !v.running)
+	int body = h - 2;
+	if (side == WB_PRUNED && !wb_applied(wb) && !v.running &&
+	    !wb->plan_only) {
 		draw_text(y + 1, x, w, ROLE_DIM, 0,
 			  "(plan changed: Enter applies it and generates)");
-	if (v.error)
-		draw_text(y + 1, x, w, ROLE_BAD, 0, v.error);
+		y++;
+		body--;
+	}
+	if (v.error) {
+		draw_wrapped(y + 1, x, w, body, ROLE_BAD, 0, v.error);
+	} else {
+		/* the tail, or scrolled back by out_scroll lines */
+		int total = text_lines(w, v.text);
+		int first = total - body - a->out_scroll;
+		if (first < 0)
+			first = 0;
+		draw_wrapped_from(y + 1, x, w, body, ROLE_NORMAL, first,
+				  v.text);
+	}
+	if (!v.has_run)
+		return;
+	char end[64] = "";
+	if (v.running)
+		snprintf(end, sizeof end, "  \u2026");
+	else if (v.error)
+		snprintf(end, sizeof end, "  (failed)");
+	else if (v.stopped_eos)
+		snprintf(end, sizeof end, "  (</s>)");
+	else if (v.stopped_user)
+		snprintf(end, sizeof end, "  (stopped)");
+	else if (v.stopped_length)
+		snprintf(end, sizeof end, "  (length limit %d)", v.max_new);
 	else
-		draw_wrapped(y + 1, x, w, h - 2, ROLE_NORMAL, 1, v.text);
-	if (v.has_run)
-		draw_fmt(y + h - 1, x, w, ROLE_DIM, "%d tokens  %.1f tok/s%s",
-			 v.tokens, v.tok_per_s,
-			 v.running ? "  \u2026" : v.stopped_eos ? "  (</s>)" : "");
+		snprintf(end, sizeof end, "  (end)");
+	draw_fmt(y + h - 1, x, w, ROLE_DIM, "%d tokens  %.1f tok/s%s",
+		 v.tokens, v.tok_per_s, end);
+}
+
+/* What is shown of the prompt: for a task, the instruction and the input
+ * between the challenge template's fixed parts, so the sentence to
+ * translate or classify shows. */
+static const char *shown_prompt(const char *p, char *buf, size_t cap,
+				bool *cut)
+{
+	static const char ins[] = "### Instruction:", resp[] = "### Response:";
+	const char *m = strstr(p, ins);
+	*cut = false;
+	if (!m)
+		return p;
+	m += sizeof ins - 1;
+	while (*m == ' ')
+		m++;
+	const char *end = strstr(m, resp);
+	size_t n = end ? (size_t)(end - m) : strlen(m);
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, m, n);
+	buf[n] = '\0';
+	*cut = true;
+	return buf;
+}
+
+/* The sampler settings on one line, or two when narrow; returns the
+ * lines used. */
+static int draw_settings(struct app *a, int y, int w)
+{
+	const struct sampler_opts *s = &a->gen.sampler;
+	char v[N_ROWS][48];
+	snprintf(v[ROW_TEMP], sizeof v[0], "temperature %.2f%s",
+		 s->temperature, s->temperature == 0 ? " (greedy)" : "");
+	snprintf(v[ROW_TOPK], sizeof v[0], "top-k %d%s", s->top_k,
+		 s->top_k ? "" : " (off)");
+	snprintf(v[ROW_TOPP], sizeof v[0], "top-p %.2f%s", s->top_p,
+		 s->top_p >= 1 ? " (off)" : "");
+	snprintf(v[ROW_REPEAT], sizeof v[0], "repeat %.2f", s->repeat_penalty);
+	snprintf(v[ROW_LENGTH], sizeof v[0], "length %d", a->gen.max_new);
+	snprintf(v[ROW_SEED], sizeof v[0], "seed %llu",
+		 (unsigned long long)s->seed);
+	int x = 1, lines = 1;
+	for (int i = ROW_TEMP; i < N_ROWS; i++) {
+		bool sel = a->run_row == i;
+		int tw = text_width(v[i], strlen(v[i]));
+		if (x > 1 && x + tw > w && lines < 2) {
+			y++;
+			lines++;
+			x = 1;
+		}
+		x += draw_text(y, x, w - x, sel ? ROLE_SELECTED : ROLE_LABEL, 0,
+			       v[i]);
+		x += 2;
+	}
+	return lines;
 }
 
 void run_draw(struct app *a, int top, int height)
 {
 	int y = top + 1, w = COLS - 2;
-	const char *p = current_prompt(a);
-	if (a->typing) {
-		draw_section(y++, 1, w, "TYPE A PROMPT (Enter to use, Esc to cancel)");
-		draw_wrapped(y, 1, w, 3, ROLE_VALUE, 1, a->input);
-		move(y, 1);
-	} else if (a->custom || !a->prompts || !a->prompts->n) {
-		draw_section(y++, 1, w, "PROMPT (your own; \u2191\u2193 for the samples)");
-		draw_wrapped(y, 1, w, 3, ROLE_VALUE, 0, p);
+	bool sel = a->run_row == ROW_PROMPT;
+	const int ph = 4; /* prompt lines */
+	if (a->editing == APP_EDIT_PROMPT) {
+		draw_section(y++, 1, w,
+			     "TYPE A PROMPT (Enter uses it, Esc cancels, "
+			     "\u2190\u2192 Home End move, Ctrl-U clears)");
+		a->edit_y = y;
+		a->edit_x = edit_draw(&a->edit, y, 1, w, ROLE_VALUE);
 	} else {
-		const struct prompt *pr = &a->prompts->items[a->run_sel];
-		char t[160];
-		snprintf(t, sizeof t, "PROMPT %d/%zu  %s  (%s%s%s, %s)",
-			 a->run_sel + 1, a->prompts->n, pr->id, pr->kind,
-			 pr->task ? " " : "", pr->task ? pr->task : "",
-			 pr->lang);
+		const char *p = current_prompt(a);
+		char t[200], sbuf[1024];
+		bool cut = false;
+		const char *shown = shown_prompt(p, sbuf, sizeof sbuf, &cut);
+		if (a->custom || !a->prompts || !a->prompts->n) {
+			snprintf(t, sizeof t,
+				 "PROMPT (your own; \u2190\u2192 the samples, e "
+				 "edits)");
+		} else {
+			const struct prompt *pr = &a->prompts->items[a->run_sel];
+			snprintf(t, sizeof t,
+				 "PROMPT %d/%zu  %s  (%s%s%s, %s)%s  "
+				 "\u2190\u2192 another, e types one",
+				 a->run_sel + 1, a->prompts->n, pr->id, pr->kind,
+				 pr->task ? " " : "", pr->task ? pr->task : "",
+				 pr->lang, cut ? ", in the challenge template" : "");
+		}
 		draw_section(y++, 1, w, t);
-		draw_wrapped(y, 1, w, 3, ROLE_VALUE, 0, p);
+		if (sel)
+			draw_text(y - 1, 1, 1, ROLE_SELECTED, 0,
+				  widgets_utf8() ? "\u25b8" : ">");
+		/* the end matters most (the sentence to translate): show
+		 * the last lines when it does not fit */
+		draw_wrapped(y, 1, w, ph, ROLE_VALUE,
+			     text_lines(w, shown) > ph, shown);
 	}
-	y += 3;
-	const struct sampler_opts *s = &a->gen.sampler;
-	draw_fmt(y++, 1, w, ROLE_LABEL,
-		 "temperature %.2f%s  top-k %d  top-p %.2f  repeat %.2f  "
-		 "max %d tokens  seed %llu",
-		 s->temperature, s->temperature == 0 ? " (greedy)" : "",
-		 s->top_k, s->top_p, s->repeat_penalty, a->gen.max_new,
-		 (unsigned long long)s->seed);
-	if (a->prompts && !a->custom && a->prompts->items[a->run_sel].target) {
+	y += ph;
+	y += draw_settings(a, y, w);
+	if (a->prompts && !a->custom && a->prompts->n &&
+	    a->prompts->items[a->run_sel].target) {
 		char ref[512];
 		snprintf(ref, sizeof ref, "reference: %s",
 			 a->prompts->items[a->run_sel].target);
@@ -127,6 +241,13 @@ void run_draw(struct app *a, int top, int height)
 	}
 	y++;
 	int h = top + height - y;
+	if (a->wb->plan_only) {
+		draw_wrapped(y, 1, w, h, ROLE_DIM, 0,
+			     "Nothing to run in plan-only mode: there are no "
+			     "weights. Open a model directory (punguza DIR) to "
+			     "generate with the original and the pruned model.");
+		return;
+	}
 	int half = (COLS - 3) / 2;
 	draw_side(a, WB_ORIGINAL, y, 1, half, h);
 	draw_side(a, WB_PRUNED, y, half + 2, COLS - half - 3, h);
@@ -134,55 +255,104 @@ void run_draw(struct app *a, int top, int height)
 
 static int typing_key(struct app *a, int ch)
 {
-	size_t n = strlen(a->input);
-	if (ch == 27) {
-		a->typing = false;
+	enum edit_result r = edit_key(&a->edit, ch);
+	if (r == EDIT_GOING)
 		return APP_REDRAW;
+	a->typing = false;
+	a->editing = APP_EDIT_NONE;
+	if (r == EDIT_DONE) {
+		a->custom = a->input[0] != '\0';
+		prompt_changed(a);
 	}
-	if (ch == '\r' || ch == '\n' || ch == KEY_ENTER) {
-		a->typing = false;
-		a->custom = n > 0;
-		return APP_REDRAW;
+	return APP_REDRAW;
+}
+
+static void change_setting(struct app *a, int dir)
+{
+	struct sampler_opts *s = &a->gen.sampler;
+	size_t np = a->prompts ? a->prompts->n : 0;
+	switch (a->run_row) {
+	case ROW_PROMPT:
+		if (np) {
+			a->custom = false;
+			a->run_sel = (a->run_sel + (int)np + dir) % (int)np;
+			prompt_changed(a);
+		}
+		break;
+	case ROW_TEMP:
+		s->temperature += 0.1f * (float)dir;
+		if (s->temperature < 0.05f)
+			s->temperature = 0;
+		if (s->temperature > 2)
+			s->temperature = 2;
+		break;
+	case ROW_TOPK: {
+		static const int ladder[] = {0, 1, 2, 5, 10, 20, 40, 50, 100, 200, 500, 1000};
+		int n = (int)(sizeof ladder / sizeof ladder[0]), i = 0;
+		while (i < n - 1 && ladder[i] < s->top_k)
+			i++;
+		if (dir > 0 && ladder[i] <= s->top_k && i < n - 1)
+			i++;
+		else if (dir < 0 && i > 0)
+			i--;
+		s->top_k = ladder[i];
+		break;
 	}
-	if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
-		/* drop one whole UTF-8 character */
-		while (n > 0 && ((unsigned char)a->input[n - 1] & 0xc0) == 0x80)
-			n--;
-		if (n > 0)
-			n--;
-		a->input[n] = '\0';
-		return APP_REDRAW;
+	case ROW_TOPP:
+		s->top_p += 0.05f * (float)dir;
+		if (s->top_p < 0.05f)
+			s->top_p = 0.05f;
+		if (s->top_p > 1)
+			s->top_p = 1;
+		break;
+	case ROW_REPEAT:
+		s->repeat_penalty += 0.05f * (float)dir;
+		if (s->repeat_penalty < 1)
+			s->repeat_penalty = 1;
+		if (s->repeat_penalty > 3)
+			s->repeat_penalty = 3;
+		break;
+	case ROW_LENGTH:
+		a->gen.max_new += 16 * dir;
+		if (a->gen.max_new < 8)
+			a->gen.max_new = 8;
+		if (a->gen.max_new > 512)
+			a->gen.max_new = 512;
+		break;
+	case ROW_SEED:
+		if (dir > 0 || s->seed > 0)
+			s->seed += (uint64_t)(int64_t)dir;
+		break;
 	}
-	if (ch >= 32 && ch < 256 && n + 1 < sizeof a->input) {
-		a->input[n] = (char)ch;
-		a->input[n + 1] = '\0';
-		return APP_REDRAW;
-	}
-	return APP_OK;
 }
 
 int run_key(struct app *a, int ch)
 {
-	struct sampler_opts *s = &a->gen.sampler;
-	size_t np = a->prompts ? a->prompts->n : 0;
-	if (a->typing)
+	if (a->editing == APP_EDIT_PROMPT)
 		return typing_key(a, ch);
 	switch (ch) {
 	case KEY_UP:
-		if (np) {
-			a->custom = false;
-			a->run_sel = (a->run_sel + (int)np - 1) % (int)np;
-		}
+	case 'k':
+		a->run_row = (a->run_row + N_ROWS - 1) % N_ROWS;
 		return APP_REDRAW;
 	case KEY_DOWN:
-		if (np) {
-			a->custom = false;
-			a->run_sel = (a->run_sel + 1) % (int)np;
-		}
+	case 'j':
+		a->run_row = (a->run_row + 1) % N_ROWS;
+		return APP_REDRAW;
+	case KEY_LEFT:
+	case 'h':
+		change_setting(a, -1);
+		return APP_REDRAW;
+	case KEY_RIGHT:
+	case 'l':
+		change_setting(a, +1);
 		return APP_REDRAW;
 	case 'e':
-		a->typing = true;
-		a->input[0] = '\0';
+		/* your own prompt again, or a fresh one over a sample */
+		if (!a->custom)
+			a->input[0] = '\0';
+		a->run_row = ROW_PROMPT;
+		app_edit_begin(a, APP_EDIT_PROMPT, a->input, sizeof a->input);
 		return APP_REDRAW;
 	case '\r':
 	case '\n':
@@ -190,44 +360,14 @@ int run_key(struct app *a, int ch)
 	case 'g':
 		request_generation(a);
 		return APP_REDRAW;
-	case 's':
-	case 27:
-		wb_gen_stop(a->wb, WB_ORIGINAL);
-		wb_gen_stop(a->wb, WB_PRUNED);
-		if (a->pending == APP_PENDING_GENERATE) {
-			wb_cancel_task(a->wb);
-			a->pending = APP_PENDING_NONE;
-		}
-		app_status(a, ROLE_DIM, "stopped");
-		return APP_REDRAW;
-	case 't':
-		s->temperature = s->temperature >= 0.1 ? s->temperature - 0.1 : 0;
-		if (s->temperature < 0.05)
-			s->temperature = 0;
-		return APP_REDRAW;
-	case 'T':
-		s->temperature = s->temperature < 1.95 ? s->temperature + 0.1 : 2;
-		return APP_REDRAW;
-	case 'k':
-		s->top_k = s->top_k > 0 ? s->top_k - 1 : 0;
-		return APP_REDRAW;
-	case 'K':
-		s->top_k = s->top_k < 1000 ? s->top_k + 1 : 1000;
-		return APP_REDRAW;
-	case 'r':
-		s->repeat_penalty = s->repeat_penalty > 1.04 ? s->repeat_penalty - 0.05 : 1.0;
-		return APP_REDRAW;
-	case 'R':
-		s->repeat_penalty = s->repeat_penalty < 2.95 ? s->repeat_penalty + 0.05 : 3.0;
-		return APP_REDRAW;
-	case 'n':
-		a->gen.max_new = a->gen.max_new > 16 ? a->gen.max_new - 16 : 8;
-		return APP_REDRAW;
-	case 'N':
-		a->gen.max_new = a->gen.max_new < 496 ? a->gen.max_new + 16 : 512;
-		return APP_REDRAW;
 	case 'S':
-		s->seed++;
+		a->gen.sampler.seed++;
+		return APP_REDRAW;
+	case KEY_PPAGE:
+		a->out_scroll += 5;
+		return APP_REDRAW;
+	case KEY_NPAGE:
+		a->out_scroll = a->out_scroll > 5 ? a->out_scroll - 5 : 0;
 		return APP_REDRAW;
 	}
 	return APP_OK;

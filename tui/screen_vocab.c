@@ -81,9 +81,15 @@ void vocab_draw(struct app *a, int top, int height)
 	fmt_count(kk, sizeof kk, (uint64_t)k->n_keep);
 	fmt_count(vv, sizeof vv, (uint64_t)k->n_old);
 	int dx = draw_fmt(y, x, w, ROLE_LABEL, "kept ");
-	dx += draw_fmt(y, x + dx, w - dx, ROLE_VALUE, "%s", kk);
+	if (a->editing == APP_EDIT_KNOB) {
+		a->edit_y = y;
+		a->edit_x = edit_draw(&a->edit, y, x + dx, 10, ROLE_VALUE);
+		dx += 10;
+	} else {
+		dx += draw_fmt(y, x + dx, w - dx, ROLE_VALUE, "%s", kk);
+	}
 	draw_fmt(y++, x + dx, w - dx, ROLE_LABEL,
-		 " of %s pieces  (\u2190\u2192 change K, x closure %s)", vv,
+		 " of %s pieces  (\u2190\u2192 change K, Enter types it, x closure %s)", vv,
 		 p->closure ? "on" : "off");
 	draw_fmt(y++, x, w, ROLE_NORMAL,
 		 "%d always kept (specials, bytes), %d added as merge parents, "
@@ -139,14 +145,34 @@ int vocab_key(struct app *a, int ch)
 	struct workbench *wb = a->wb;
 	struct prune_plan p;
 	struct err e = {0};
+	if (a->editing == APP_EDIT_KNOB) {
+		enum edit_result r = edit_key(&a->edit, ch);
+		if (r == EDIT_GOING)
+			return APP_REDRAW;
+		a->typing = false;
+		a->editing = APP_EDIT_NONE;
+		if (r == EDIT_DONE &&
+		    wb_set_knob_text(wb, WB_KNOB_VOCAB, a->knob_input, &e))
+			app_status(a, ROLE_BAD, "%s", e.msg);
+		return APP_REDRAW;
+	}
 	switch (ch) {
+	case '\r':
+	case '\n':
+	case KEY_ENTER:
+		a->knob_input[0] = '\0';
+		app_edit_begin(a, APP_EDIT_KNOB, a->knob_input,
+			       sizeof a->knob_input);
+		return APP_REDRAW;
 	case KEY_LEFT:
-	case KEY_RIGHT: {
+	case KEY_RIGHT:
+	case 'h':
+	case 'l': {
 		if (prune_plan_copy(&p, &wb->plan, &e))
 			return APP_OK;
-		int dir = ch == KEY_RIGHT ? 1 : -1;
+		int dir = ch == KEY_RIGHT || ch == 'l' ? 1 : -1;
 		int cur = wb->est.cfg.vocab_size;
-		int nk = plan_vocab_step(&wb->src, cur, dir);
+		int nk = wb_vocab_step(wb, cur, dir);
 		if (nk >= wb->src.vocab_size) {
 			p.vocab_mode = PLAN_VOCAB_NONE;
 		} else {

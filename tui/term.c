@@ -24,8 +24,7 @@ void term_end(void)
 
 static void on_quit_signal(int sig)
 {
-	(void)sig;
-	quit_requested = 1; /* the event loop sees it within one tick */
+	quit_requested = sig; /* the event loop sees it within one tick */
 }
 
 static void on_fatal_signal(int sig)
@@ -100,9 +99,26 @@ int term_init(char *buf, int cap)
 			 "not both ttys); see 'punguza --help' for the CLI");
 		return -1;
 	}
-	if (!newterm(NULL, stdout, stdin)) {
-		const char *t = getenv("TERM");
-		snprintf(buf, (size_t)cap, "cannot use terminal type '%s'",
+	const char *t = getenv("TERM");
+	SCREEN *scr = newterm(NULL, stdout, stdin);
+	if (!scr) {
+		snprintf(buf, (size_t)cap,
+			 "cannot use terminal type '%s'; the command line "
+			 "works anywhere: see 'punguza --help'",
+			 t ? t : "(unset)");
+		return -1;
+	}
+	/* a full-screen program needs cursor addressing: TERM=dumb (and
+	 * the like) would show a blank screen */
+	const char *cup = tigetstr("cup");
+	if (!cup || cup == (const char *)-1) {
+		endwin();
+		delscreen(scr);
+		snprintf(buf, (size_t)cap,
+			 "terminal type '%s' cannot move the cursor, so the "
+			 "explorer cannot draw; use a full-screen terminal "
+			 "(TERM=xterm-256color, vt100, ...) or the command "
+			 "line: see 'punguza --help'",
 			 t ? t : "(unset)");
 		return -1;
 	}
@@ -116,13 +132,19 @@ int term_init(char *buf, int cap)
 	set_escdelay(25);
 	curs_set(0);
 	timeout(100);
+	mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+			  | BUTTON5_PRESSED
+#endif
+		  , NULL);
+	mouseinterval(0);
 	setup_attrs();
 	return 0;
 }
 
-bool term_quit_requested(void)
+int term_quit_requested(void)
 {
-	bool q = quit_requested;
+	int q = quit_requested;
 	quit_requested = 0;
 	return q;
 }

@@ -31,14 +31,17 @@ enum term_role {
 /* Starts curses on the controlling terminal (setlocale, cbreak, noecho,
  * keypad, hidden cursor, 100 ms input timeout) and installs the signal
  * handlers. Returns 0, or -1 with a message in buf when the terminal cannot
- * be used (not a tty, unknown TERM). */
+ * be used (not a tty, unknown TERM, a terminal that cannot move its
+ * cursor such as TERM=dumb). Mouse clicks and the wheel arrive as
+ * KEY_MOUSE. */
 int term_init(char *buf, int cap);
 
 /* Restores the terminal; safe to call more than once and from atexit. */
 void term_end(void);
 
-/* True once since the last call if Ctrl-C / SIGTERM asked us to quit. */
-bool term_quit_requested(void);
+/* The signal (SIGINT, SIGTERM, SIGHUP) that asked us to quit since the
+ * last call, or 0: the caller exits with 128 + it, as shells expect. */
+int term_quit_requested(void);
 
 bool term_has_colour(void);
 int term_attr(enum term_role role);

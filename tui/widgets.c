@@ -289,6 +289,20 @@ int draw_wrapped(int y, int x, int w, int h, enum term_role role, int tail,
 	return total;
 }
 
+int text_lines(int w, const char *text)
+{
+	return w > 0 ? wrap_lines(text, w, NULL, NULL) : 0;
+}
+
+int draw_wrapped_from(int y, int x, int w, int h, enum term_role role,
+		      int first, const char *text)
+{
+	if (w <= 0 || h <= 0)
+		return 0;
+	struct wrap_draw d = {y, x, w, first < 0 ? 0 : first, h, role};
+	return wrap_lines(text, w, wrap_emit, &d);
+}
+
 void draw_progress(int y, int x, int w, double done, const char *stage)
 {
 	if (w < 12)
@@ -297,4 +311,142 @@ void draw_progress(int y, int x, int w, double done, const char *stage)
 	draw_bar(y, x, bw, done, ROLE_ACCENT);
 	draw_fmt(y, x + bw + 1, w - bw - 1, ROLE_NORMAL, "%3.0f%% %s",
 		 done * 100, stage);
+}
+
+/* --- the line editor ------------------------------------------------- */
+
+void edit_begin(struct line_edit *le, char *buf, size_t cap)
+{
+	le->buf = buf;
+	le->cap = cap;
+	le->cur = strlen(buf);
+	le->scroll = 0;
+	snprintf(le->saved, sizeof le->saved, "%s", buf);
+}
+
+static size_t char_back(const char *s, size_t i)
+{
+	if (i == 0)
+		return 0;
+	i--;
+	while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+		i--;
+	return i;
+}
+
+static size_t char_fwd(const char *s, size_t i)
+{
+	size_t n = strlen(s);
+	if (i >= n)
+		return n;
+	i++;
+	while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+		i++;
+	return i;
+}
+
+static void edit_delete(struct line_edit *le, size_t from, size_t to)
+{
+	size_t n = strlen(le->buf);
+	memmove(le->buf + from, le->buf + to, n - to + 1);
+	le->cur = from;
+}
+
+enum edit_result edit_key(struct line_edit *le, int ch)
+{
+	char *b = le->buf;
+	size_t n = strlen(b);
+	switch (ch) {
+	case 27:
+		snprintf(b, le->cap, "%s", le->saved);
+		le->cur = strlen(b);
+		return EDIT_CANCELLED;
+	case '\r':
+	case '\n':
+	case KEY_ENTER:
+		return EDIT_DONE;
+	case KEY_LEFT:
+		le->cur = char_back(b, le->cur);
+		return EDIT_GOING;
+	case KEY_RIGHT:
+		le->cur = char_fwd(b, le->cur);
+		return EDIT_GOING;
+	case KEY_HOME:
+	case 1: /* Ctrl-A */
+		le->cur = 0;
+		return EDIT_GOING;
+	case KEY_END:
+	case 5: /* Ctrl-E */
+		le->cur = n;
+		return EDIT_GOING;
+	case KEY_BACKSPACE:
+	case 127:
+	case 8:
+		if (le->cur > 0)
+			edit_delete(le, char_back(b, le->cur), le->cur);
+		return EDIT_GOING;
+	case KEY_DC:
+	case 4: /* Ctrl-D */
+		if (le->cur < n)
+			edit_delete(le, le->cur, char_fwd(b, le->cur));
+		return EDIT_GOING;
+	case 21: /* Ctrl-U */
+		edit_delete(le, 0, le->cur);
+		return EDIT_GOING;
+	case 11: /* Ctrl-K */
+		b[le->cur] = '\0';
+		return EDIT_GOING;
+	case 23: { /* Ctrl-W */
+		size_t i = le->cur;
+		while (i > 0 && b[i - 1] == ' ')
+			i--;
+		while (i > 0 && b[i - 1] != ' ' && b[i - 1] != '/')
+			i--;
+		edit_delete(le, i, le->cur);
+		return EDIT_GOING;
+	}
+	}
+	if (ch >= 32 && ch < 256 && ch != 127 && n + 1 < le->cap) {
+		memmove(b + le->cur + 1, b + le->cur, n - le->cur + 1);
+		b[le->cur++] = (char)ch;
+	}
+	return EDIT_GOING;
+}
+
+int edit_draw(struct line_edit *le, int y, int x, int w, enum term_role role)
+{
+	if (w < 2)
+		return x;
+	const char *b = le->buf;
+	size_t n = strlen(b);
+	int ccol = text_width(b, le->cur);
+	if (ccol < le->scroll)
+		le->scroll = ccol;
+	if (ccol - le->scroll > w - 1)
+		le->scroll = ccol - (w - 1);
+	/* skip whole characters up to the scroll column */
+	size_t start = text_fit(b, n, le->scroll);
+	int skipped = text_width(b, start);
+	size_t fit = text_fit(b + start, n - start, w);
+	char line[2048];
+	if (fit >= sizeof line)
+		fit = sizeof line - 1;
+	memcpy(line, b + start, fit);
+	line[fit] = '\0';
+	draw_text(y, x, w, role, 1, line);
+	int cx = x + ccol - skipped;
+	/* the cursor cell, visible even where the terminal hides its
+	 * cursor */
+	size_t cl = char_fwd(b, le->cur) - le->cur;
+	char cell[8] = " ";
+	if (cl > 0 && cl < sizeof cell) {
+		memcpy(cell, b + le->cur, cl);
+		cell[cl] = '\0';
+	}
+	attrset(term_attr(role) ^ A_REVERSE);
+	move(y, cx);
+	if (cell[0] == ' ' || (unsigned char)cell[0] >= 0x20)
+		addstr(cell);
+	attrset(A_NORMAL);
+	return cx;
 }

@@ -58,8 +58,38 @@ void fmt_bytes(char *buf, size_t cap, uint64_t n);
 int draw_wrapped(int y, int x, int w, int h, enum term_role role, int tail,
 		 const char *text);
 
+/* Lines text takes wrapped at w columns (as draw_wrapped wraps it). */
+int text_lines(int w, const char *text);
+
+/* draw_wrapped from wrapped line `first` on (a scrolled pane). */
+int draw_wrapped_from(int y, int x, int w, int h, enum term_role role,
+		      int first, const char *text);
+
 /* "[#####     ]  42% stage" in w columns. */
 void draw_progress(int y, int x, int w, double done, const char *stage);
+
+/* A one-line text editor over a caller's buffer: ←/→, Home/End (Ctrl-A /
+ * Ctrl-E), Backspace/Delete, Ctrl-U (delete to the start), Ctrl-K (to the
+ * end), Ctrl-W (a word back); Enter keeps the text, Esc restores what it
+ * was when editing began. The cursor is a byte offset on a character
+ * boundary. */
+struct line_edit {
+	char *buf;        /* the caller's text (cap bytes, NUL-terminated) */
+	size_t cap;
+	size_t cur;       /* cursor, bytes */
+	char saved[1024]; /* the text when editing began (Esc restores) */
+	int scroll;       /* first column shown (edit_draw) */
+};
+
+enum edit_result { EDIT_GOING = 0, EDIT_DONE, EDIT_CANCELLED };
+
+/* Starts editing buf with the cursor at its end. */
+void edit_begin(struct line_edit *le, char *buf, size_t cap);
+/* One key; EDIT_DONE (Enter) or EDIT_CANCELLED (Esc, text restored). */
+enum edit_result edit_key(struct line_edit *le, int ch);
+/* Draws the text in w columns at (y, x), scrolled so the cursor shows,
+ * the cursor's cell in reverse video; returns the cursor's column. */
+int edit_draw(struct line_edit *le, int y, int x, int w, enum term_role role);
 
 /* True when the locale's charset is UTF-8 (then bars use block glyphs). */
 int widgets_utf8(void);

@@ -12,6 +12,9 @@ passed=0 failed=0 skipped=0
 TMP=$(mktemp -d /tmp/punguza-tui-XXXXXX)
 # no measured scores from this machine's cache: the screens must not vary
 export PUNGUZA_CACHE="$TMP/cache"
+# the default export folder is under $HOME: keep it in the sandbox
+mkdir -p "$TMP/home"
+export HOME="$TMP/home"
 SOCK=punguza-test-$$
 T="tmux -L $SOCK -f /dev/null"
 trap '$T kill-server 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
@@ -37,6 +40,19 @@ start() {
 	rm -f "$TMP/$name.stty" "$TMP/$name.status"
 	$T new-session -d -s "$name" -x "$cols" -y "$rows" \
 		"$BIN $*; echo \$? > $TMP/$name.status; stty -a > $TMP/$name.stty; sleep 30"
+}
+# start_env NAME COLS ROWS ENV ARGS...: start with environment settings
+# (ENV is "VAR=value ..."), recording the process id in $TMP/NAME.pid.
+start_env() {
+	name=$1 cols=$2 rows=$3 env=$4; shift 4
+	rm -f "$TMP/$name.stty" "$TMP/$name.status" "$TMP/$name.pid"
+	$T new-session -d -s "$name" -x "$cols" -y "$rows" \
+		"env $env sh -c 'echo \$\$ > $TMP/$name.pid; exec $BIN $*' 2>$TMP/$name.err; echo \$? > $TMP/$name.status; stty -a > $TMP/$name.stty; sleep 30"
+}
+# wait_status NAME: until the explorer has exited (up to 10 s)
+wait_status() {
+	i=0
+	while [ ! -s "$TMP/$1.status" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 }
 screen() { $T capture-pane -p -t "$1" | sed 's/[[:space:]]*$//'; }
 # wait_for NAME TEXT [SECONDS]: up to SECONDS (10) for TEXT to appear.
@@ -141,6 +157,69 @@ if wait_for preset "KNOBS"; then
 	keys preset '?'
 	wait_for preset "this help" && ok || fail "help overlay"
 	keys preset x
+	# a typed knob value (Enter), and one knob back to its default (Del)
+	keys preset Home Enter
+	$T send-keys -t preset -l "8064"
+	keys preset Enter
+	wait_for preset "8,064 of 61,788" && ok || fail "typed vocabulary value"
+	keys preset j j Left
+	sleep 0.3
+	screen preset | grep -F "MLP width" | grep -qF "follows d" && fail "MLP width did not step" || ok
+	keys preset DC
+	wait_for preset "(follows d)" && ok || fail "Del: MLP width follows d again"
+	screen preset | grep -qF "8,064 of 61,788" && ok || fail "Del reset only that knob"
+	# the plan saved as a recipe and loaded back (S / L)
+	keys preset S C-u
+	$T send-keys -t preset -l "$TMP/plan.json"
+	keys preset Enter
+	wait_for preset "recipe saved to $TMP/plan.json" && ok || fail "S saves the recipe"
+	grep -q '"keep":[[:space:]]*8064' "$TMP/plan.json" && ok || fail "the saved recipe has the plan"
+	keys preset 0
+	wait_for preset "all 61,788" && ok || fail "identity before loading"
+	keys preset L C-u
+	$T send-keys -t preset -l "$TMP/plan.json"
+	keys preset Enter
+	wait_for preset "recipe loaded from" && ok || fail "L loads the recipe"
+	screen preset | grep -qF "8,064 of 61,788" && ok || fail "the loaded recipe is the plan"
+	# the mouse: a click on a tab, a click on a knob
+	$T send-keys -t preset -H 1b 5b 4d 20 3d 22 1b 5b 4d 23 3d 22  # (28,1)
+	wait_for preset "PROMPT 1/" 3 && ok || fail "mouse: click on the Run tab"
+	keys preset 1
+	$T send-keys -t preset -H 1b 5b 4d 20 26 27 1b 5b 4d 23 26 27  # (5,6)
+	sleep 0.3
+	screen preset | grep -qF "Layers       ◂" && ok || fail "mouse: click on the Layers knob"
+	# plan-only: the Run screen does not invite Enter (bug 10)
+	keys preset 3
+	wait_for preset "Nothing to run in plan-only mode" && ok || fail "plan-only run screen"
+	screen preset | grep -qF "Enter applies it" && fail "plan-only run invites Enter" || ok
+	keys preset 1
+	# the chart follows the values: at LB 1.0 nothing is clipped, the
+	# parameter axis is logarithmic and labelled, the curve is labelled
+	# as an assumption
+	for _ in 1 2 3 4 5; do $T send-keys -t preset + + + + + + + + + + ; done
+	wait_for preset "LB 1.0000 assumed" && ok || fail "LB up to 1.0"
+	screen preset | grep -qE '^ .* 1\.[0-9]{2} │' && ok || fail "chart y range follows LB 1.0"
+	screen preset | grep -qF "curve: LB 1.0000 assumed" && ok || fail "chart labels the assumption"
+	screen preset | grep -qF "params (log)" && ok || fail "log parameter axis"
+	screen preset | grep -qF "100M" && ok || fail "labelled parameter ticks"
+	# help at 80x24: F1 opens it, it scrolls, and lists every screen
+	$T resize-window -t preset -x 80 -y 24 2>/dev/null || $T resize-pane -t preset -x 80 -y 24
+	sleep 0.4
+	keys preset F1
+	wait_for preset "lines 1-" && ok || fail "help: F1 opens it, scrollable"
+	screen preset > "$TMP/help.txt"
+	for _ in 1 2 3 4; do keys preset NPage; screen preset >> "$TMP/help.txt"; done
+	for w in "2 VOCABULARY" "5 EXPORT" "S / L" "Esc" "type a prompt"; do
+		grep -qF "$w" "$TMP/help.txt" && ok || fail "help lacks '$w'"
+	done
+	grep -qF "1-9" "$TMP/help.txt" && fail "help still says 1-9" || ok
+	keys preset Escape
+	# the footer keeps "? help" at 80 columns, on every screen
+	for n in 1 2 3 4 5; do
+		keys preset $n
+		screen preset | tail -1 | grep -qF "? help" && ok || fail "screen $n: footer lost '? help' at 80 columns"
+	done
+	keys preset 1
 	# resize to 80x24 and back to a large size: still laid out
 	$T resize-window -t preset -x 80 -y 24 2>/dev/null || $T resize-pane -t preset -x 80 -y 24
 	sleep 0.4
@@ -158,17 +237,25 @@ fi
 # Screens are compared with their committed captures after masking what
 # legitimately varies: timings, the generated text, the temporary path.
 MODEL=${TUI_MODEL:-assets/tiny-inkuba}
-mask() { sed -E "s#$TMP#TMP#g; s/[0-9.]+ tok\/s/N tok\/s/g; s/[0-9]+ tokens  /N tokens  /g"; }
+# a small held-out text keeps the measurements quick
+head -c 3000 assets/tiny-inkuba/heldout_swh.txt > "$TMP/heldout.txt"
+mask() { sed -E "s#$TMP#TMP#g; s/[0-9.]+ tok\/s/N tok\/s/g; s/[0-9]+ tokens  /N tokens  /g; s/(in|after) [0-9.]+ s/\1 N s/g"; }
 compare_masked() { # NAME FILE [FIRST_LINES]: the first lines only, masked
 	screen "$1" | mask | head -n "${3:-100}" > "$TMP/$1.now"
 	if [ -n "${UPDATE_EXPECTED:-}" ]; then cp "$TMP/$1.now" "$2"; fi
 	if diff -u "$2" "$TMP/$1.now" >&2; then ok; else fail "screen $1 differs from $2"; fi
 }
 if [ -f "$MODEL/model.safetensors" ]; then
-	start shipped 100 30 "$MODEL"
+	start shipped 100 30 "$MODEL" --heldout "$TMP/heldout.txt"
 	if wait_for shipped "KNOBS"; then
 		ok
 		compare_masked shipped "$EXP/home_shipped_100x30.txt"
+		# the note under the knobs wraps instead of being cut (bug 6)
+		keys shipped p
+		wait_for shipped "vocab 8064 -> 4000" && ok || fail "published-50m note"
+		screen shipped | grep -A1 -F "vocab 8064 -> 4000" | grep -qF "pieces" && ok ||
+			fail "the note under the knobs is cut"
+		keys shipped 0
 		# Vocabulary: the corpus is counted in the background
 		keys shipped 2
 		wait_for shipped "coverage" 120 && ok || fail "vocabulary screen counts"
@@ -182,15 +269,80 @@ if [ -f "$MODEL/model.safetensors" ]; then
 		n=$(screen shipped | grep -oE '[0-9]+ tokens  [0-9.]+ tok/s' | wc -l)
 		[ "$n" -eq 2 ] && ok || fail "run: both models generated ($n)"
 		compare_masked shipped "$EXP/run_shipped_100x30.txt" 8
-		# Quality: measured, then remembered
+		# every job ends with a state and its time; no stale "generating"
+		screen shipped | grep -qF "apply done in" && ok || fail "run: apply shows done with its time"
+		screen shipped | grep -qF "generating with both" && fail "run: stale generating status" || ok
+		# each side says how it ended
+		n=$(screen shipped | grep -oE 'tok/s  \((</s>|length limit [0-9]+|stopped)\)' | wc -l)
+		[ "$n" -eq 2 ] && ok || fail "run: end markers on both sides ($n)"
+		# the prompt editor: the cursor moves; a new prompt clears the outputs
+		keys shipped e
+		$T send-keys -t shipped -l "abc"
+		keys shipped Left Left
+		$T send-keys -t shipped -l "X"
+		keys shipped Enter
+		wait_for shipped "aXbc" && ok || fail "run: Left moves the cursor in the editor"
+		n=$(screen shipped | grep -o 'tok/s' | wc -l)
+		[ "$n" -eq 0 ] && ok || fail "run: old outputs stay under a new prompt"
+		# a length limit is marked as such
+		keys shipped Down Down Down Down Down Left Left Left Left
+		wait_for shipped "length 8 " && ok || fail "run: length setting"
+		keys shipped Enter
+		wait_for shipped "(length limit 8)" 60 && ok || fail "run: no marker at the length limit"
+		keys shipped Up Up
+		# top-p can be changed
+		keys shipped Left
+		wait_for shipped "top-p 0.95" && ok || fail "run: top-p"
+		keys shipped Up Up Up
+		# a task prompt shows the sentence to translate
+		i=0; while [ $i -lt 54 ]; do $T send-keys -t shipped Right; i=$((i + 1)); done
+		wait_for shipped "mt-eng-swh-1" && ok || fail "run: task prompt 54"
+		screen shipped | grep -qF "All human beings are born free" && ok || fail "run: the sentence to translate is hidden"
+		screen shipped | grep -qF "brotherhood" && ok || fail "run: the end of the sentence is hidden"
+		# Quality: measuring says so; quitting meanwhile asks first
 		keys shipped 4 m
+		wait_for shipped "measuring" 5 && ok || fail "quality: measuring is shown"
+		screen shipped | grep -qF "Not measured" && fail "quality: 'Not measured' while measuring" || ok
+		keys shipped q
+		wait_for shipped "Quit and cancel it?" 5 && ok || fail "quit while measuring asks"
+		keys shipped n
 		wait_for shipped "bits per byte" 300 && ok || fail "quality measured"
+		[ ! -s "$TMP/shipped.status" ] && ok || fail "n did not keep the explorer running"
 		compare_masked shipped "$EXP/quality_shipped_100x30.txt" 4
+		# KL and top-1 show when the vocabulary is unchanged, even under
+		# a vocabulary mode (published-50m keeps all 4,000 pieces)
+		keys shipped 1 p p p p
+		wait_for shipped "preset published-50m" && ok || fail "published-50m again"
+		keys shipped 4 m
+		wait_for shipped "KL(original" 300 && ok || fail "quality: KL hidden for an unchanged vocabulary"
+		# Export: the default folder is under $HOME, not in the source
+		keys shipped 5
+		wait_for shipped "$HOME/punguza-exports/tiny-inkuba-" && ok || fail "export: default folder under HOME"
+		# editing: Esc restores, Ctrl-U clears
+		keys shipped e
+		$T send-keys -t shipped -l "zzz"
+		keys shipped Escape
+		screen shipped | grep -qF "zzz" && fail "export: Esc kept the edited text" || ok
+		screen shipped | grep -qF "(default)" && ok || fail "export: default lost after Esc"
+		# a missing parent is named, without temporary names or flags
+		keys shipped e C-u
+		$T send-keys -t shipped -l "$TMP/nope/out"
+		keys shipped Enter Enter
+		wait_for shipped "folder '$TMP/nope' does not exist" && ok || fail "export: missing parent not named"
+		screen shipped | grep -qE 'tmp-|--force' && fail "export: temp names or CLI flags in messages" || ok
+		# both formats off: said, not silently ignored
+		keys shipped j Space j Space Enter
+		wait_for shipped "no format chosen" && ok || fail "export: no format, no message"
+		keys shipped Space k Space
+		# a folder with other things in it is never replaced (f is gone)
+		mkdir -p "$TMP/mine/sub"; echo mine > "$TMP/mine/notes.txt"
+		keys shipped e C-u
+		$T send-keys -t shipped -l "$TMP/mine"
+		keys shipped Enter f Enter y
+		wait_for shipped "never replaced" && ok || fail "export: a foreign folder is not refused"
+		[ -f "$TMP/mine/notes.txt" ] && [ -d "$TMP/mine/sub" ] && ok || fail "export: a foreign folder lost files"
 		# Export to a temporary directory, then load it with punguza info
-		keys shipped 5 d
-		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
-			$T send-keys -t shipped BSpace
-		done
+		keys shipped e C-u
 		$T send-keys -t shipped -l "$TMP/export"
 		keys shipped Enter Enter
 		wait_for shipped "reproduce with:" 300 && ok || fail "export finished"
@@ -198,12 +350,71 @@ if [ -f "$MODEL/model.safetensors" ]; then
 		$BIN info "$TMP/export" > "$TMP/info.txt" 2>&1 && ok || fail "punguza info on the export"
 		tot=$(screen shipped | grep -m1 -oE 'model: [0-9,]+ parameters' | sed -E 's/model: //; s/ parameters//')
 		grep -qF "$tot" "$TMP/info.txt" && ok || fail "export has $tot parameters"
+		# the recipe alone reproduces every file, formats included (bug 1)
+		if $BIN prune "$MODEL" --recipe "$TMP/export/punguza.json" -o "$TMP/repro" > "$TMP/repro.log" 2>&1; then
+			ok
+			same=1
+			for f in "$TMP/export"/*; do cmp -s "$f" "$TMP/repro/${f##*/}" || { same=0; echo "differs: ${f##*/}" >&2; }; done
+			[ "$(ls "$TMP/export" | wc -l)" -eq "$(ls "$TMP/repro" | wc -l)" ] || same=0
+			[ $same -eq 1 ] && ok || fail "the recipe does not reproduce the export"
+		else
+			fail "prune --recipe alone: $(tail -1 "$TMP/repro.log")"
+		fi
+		# replacing asks, naming what goes; n keeps it, y replaces it
+		touch -d 2000-01-01 "$TMP/export/config.json"
+		keys shipped Enter
+		wait_for shipped "Replace the previous export in '$TMP/export'?" && ok || fail "export: replacing does not ask"
+		screen shipped | grep -qF "config.json" && ok || fail "export: the question does not name the files"
+		keys shipped n
+		wait_for shipped "not replaced" && ok || fail "export: n"
+		[ "$(stat -c %Y "$TMP/export/config.json")" -lt 1000000000 ] && ok || fail "export: n replaced anyway"
+		keys shipped Enter y
+		i=0; while [ "$(stat -c %Y "$TMP/export/config.json" 2>/dev/null || echo 0)" -lt 1000000000 ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+		[ "$(stat -c %Y "$TMP/export/config.json")" -gt 1000000000 ] && ok || fail "export: y did not replace"
+		wait_for shipped "reproduce with:" 60 >/dev/null 2>&1
+		# a new failure does not sit under the old WRITTEN list
+		keys shipped e C-u
+		$T send-keys -t shipped -l "$TMP/nope/out"
+		keys shipped Enter Enter
+		wait_for shipped "does not exist" && ok || fail "export: second failure"
+		screen shipped | grep -qF "WRITTEN" && fail "export: old WRITTEN list under a new failure" || ok
 		quit_and_check shipped
 	else
 		fail "explorer did not open $MODEL"
 	fi
 else
 	skip "$MODEL/model.safetensors is absent"
+fi
+
+# --- exits: Ctrl-C 130, SIGTERM 143, TERM=dumb refused, damaged weights ---
+start_env sigint 80 24 "" --preset inkubalm-0.4b
+if wait_for sigint "KNOBS"; then
+	$T send-keys -t sigint C-c
+	wait_status sigint
+	check "Ctrl-C exits 130" grep -qx 130 "$TMP/sigint.status"
+	check "Ctrl-C: terminal echo restored" grep -qE '(^| )echo( |$)' "$TMP/sigint.stty"
+else
+	fail "explorer did not start (sigint)"
+fi
+start_env sigterm 80 24 "" --preset inkubalm-0.4b
+if wait_for sigterm "KNOBS"; then
+	kill -TERM "$(cat "$TMP/sigterm.pid")"
+	wait_status sigterm
+	check "SIGTERM exits 143" grep -qx 143 "$TMP/sigterm.status"
+else
+	fail "explorer did not start (sigterm)"
+fi
+start_env dumb 80 24 "TERM=dumb" --preset inkubalm-0.4b
+wait_status dumb
+check "TERM=dumb: refused with status 1" grep -qx 1 "$TMP/dumb.status"
+check "TERM=dumb: says why and points to the CLI" grep -q "cannot move the cursor.*punguza --help" "$TMP/dumb.err"
+if [ -f "$MODEL/model.safetensors" ]; then
+	cp -r "$MODEL" "$TMP/damaged"
+	truncate -s 100000 "$TMP/damaged/model.safetensors"
+	start_env damaged 80 24 "" "$TMP/damaged"
+	wait_status damaged
+	check "damaged weights: refused at open" grep -qx 1 "$TMP/damaged.status"
+	check "damaged weights: the file is named" grep -q "model.safetensors" "$TMP/damaged.err"
 fi
 
 if [ "$skipped" -gt 0 ]; then
