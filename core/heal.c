@@ -358,6 +358,20 @@ static int swap_in(const char *stage, const char *out, struct err *e)
 	return 0;
 }
 
+static int copy_map(const char *src_dir, const char *dir, struct err *e)
+{
+	char path[PATH_MAX + 32], *text = NULL;
+	size_t len;
+	snprintf(path, sizeof path, "%s/vocab_map.json", src_dir);
+	if (!path_exists(path))
+		return 0;
+	int rc = file_read_all(path, STATE_MAX, &text, &len, e);
+	if (!rc)
+		rc = write_file(dir, "vocab_map.json", text, len, e);
+	free(text);
+	return rc;
+}
+
 /* Writes the checkpoint of `step` (done: the final result). */
 static int checkpoint(struct run *r, uint64_t step, bool done, struct err *e)
 {
@@ -381,6 +395,10 @@ static int checkpoint(struct run *r, uint64_t step, bool done, struct err *e)
 	char *st = NULL, path[PATH_MAX + 64];
 	if ((rc = export_model(r->student, &xo, NULL, e)))
 		return rc;
+	/* a cut vocabulary's map travels with the student's tokenizer */
+	if (!xo.keep && xo.src_dir &&
+	    (rc = copy_map(xo.src_dir, r->stage, e)))
+		goto fail;
 	snprintf(path, sizeof path, "%s/optimizer.safetensors", r->stage);
 	if (!done && (rc = adamw_save(r->opt, path, e)))
 		goto fail;
