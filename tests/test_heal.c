@@ -326,6 +326,25 @@ static void test_runs(void)
 	CHECK(files_equal(tmp("a6/model.safetensors"),
 			  tmp("b6/model.safetensors")));
 
+	/* two threads (distill split in halves): deterministic too, and the
+	 * same losses to rounding */
+	double l1[8], l2[8];
+	opts_for(&o, "t2a");
+	o.hp.steps = 2;
+	o.n_heldout = 0;
+	o.threads = 2;
+	CHECK_EQ_INT(heal_run(&o, NULL, &r, &e), 0);
+	opts_for(&o, "t2b");
+	o.hp.steps = 2;
+	o.n_heldout = 0;
+	o.threads = 2;
+	CHECK_EQ_INT(heal_run(&o, NULL, &r, &e), 0);
+	CHECK(files_equal(tmp("t2a/model.safetensors"),
+			  tmp("t2b/model.safetensors")));
+	CHECK_EQ_INT(log_column(tmp("t2a"), 3, l2, 8), 2);
+	CHECK_EQ_INT(log_column(tmp("a6"), 3, l1, 8), 6);
+	CHECK_NEAR(l1[0], l2[0], 1e-4 * fabs(l1[0]));
+
 	/* cancel after 3 of 6 steps: a checkpoint; resume: the same bytes */
 	opts_for(&o, "c6");
 	o.hp.steps = 6;
