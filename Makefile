@@ -72,7 +72,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 test: $(BIN) $(TEST_BIN)
-	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/tui/test_tui.sh
+	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/test_heal_cli.sh tests/tui/test_tui.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)

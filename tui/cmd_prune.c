@@ -655,6 +655,10 @@ int cmd_prune(int argc, char **argv)
 	} else {
 		rc = export_model(pruned, &xo, pp, &e);
 	}
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (rc)
+		goto fail;
 	printf("\nwrote %s (%s%s%s, %s)\n", a.out,
 	       a.formats & EXPORT_HF ? "hf" : "",
 	       a.formats == (EXPORT_HF | EXPORT_GGUF) ? " + " : "",
