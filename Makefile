@@ -78,7 +78,7 @@ check: deps
 
 test: $(BIN) $(TEST_BIN) $(O)/bench/genmodel
 	@O=$(O) GENMODEL=$(O)/bench/genmodel sh tests/run.sh $(TEST_BIN) \
-		tests/tui/test_tui.sh tests/cli/test_cli.sh
+		tests/cli/test_cli.sh tests/test_heal_cli.sh tests/tui/test_tui.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)

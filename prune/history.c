@@ -39,6 +39,10 @@ static int plan_text(const struct recipe *r, char **out, struct err *e)
 	struct recipe k = *r; /* shallow: only read */
 	k.source_name[0] = k.source_checksum[0] = '\0';
 	k.have_counts = false;
+	k.formats = 0; /* what an export wrote or a heal did is not the plan */
+	k.kept = NULL;
+	k.n_kept = 0;
+	k.have_heal = false;
 	return recipe_to_json(&k, out, e);
 }
 
