@@ -44,13 +44,15 @@ Data: the ids are one stream (documents one after another).
                   [steps, batch, ctx]; target -1 = not scored);
                   --dump-batches FILE writes the batches a run samples in
                   that format (to replay them in `punguza heal`)
-Sampling: sequence g of the run (g = step * batch + i, i < batch; rank r
-of W takes i in [r*batch/W, (r+1)*batch/W)) is the ctx-token window of the
-stream starting at splitmix64(seed + (g + 1) * 0x9E3779B97F4A7C15) mod
-(N - ctx + 1); its targets are the window shifted by one, the last
-position unscored (a stream shorter than ctx is one padded window). So a
-step's batch depends only on (seed, step), never on the number of ranks,
-and resuming is exact.
+Sampling: exactly `punguza heal`'s (core/heal_data.h): the stream is cut
+into T-token chunks; each epoch visits every chunk once in an order drawn
+from (seed, epoch), the grid shifted by an offset drawn from (seed,
+epoch); row i of step s is global row s * batch + i. Rank r of W takes
+rows [r*batch/W, (r+1)*batch/W) of every step, so a step's batch depends
+only on (seed, step), never on the number of ranks, and resuming is
+exact. The last position of each row is not scored. Learning rate of step
+s (1-based): lr * s / warmup up to warmup, then lr * (r + (1 - r) * (1 +
+cos(pi * (s - warmup) / (steps - warmup))) / 2), r = --min-lr-ratio.
 
 Checkpoints (--save-every K): OUT/checkpoint/ (the student as a model
 directory, optimizer.safetensors, trainer.json); --resume continues from
@@ -409,44 +411,87 @@ def fail(msg, code=1):
 
 
 MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
 
 
-def splitmix64(x):
-    z = x & MASK64
+def mix64(z):
+    z = (z + GOLDEN) & MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
     return z ^ (z >> 31)
 
 
-def window_start(seed, g, n_tokens, ctx):
-    if n_tokens <= ctx:
-        return 0
-    return splitmix64(seed + (g + 1) * 0x9E3779B97F4A7C15) % (n_tokens - ctx + 1)
+def heal_hash(seed, a, b):
+    """core/heal_data.c's heal_hash: splitmix64's finalizer, three rounds."""
+    return mix64(mix64(mix64(seed & MASK64) ^ a) ^ b)
 
 
-def make_batch(stream, seed, first_g, count, ctx):
-    """(tokens, targets) int64 (count, ctx) for sequences first_g..+count."""
-    toks = torch.zeros(count, ctx, dtype=torch.int64)
-    tgts = torch.full((count, ctx), -1, dtype=torch.int64)
-    n = stream.numel()
-    for i in range(count):
-        s = window_start(seed, first_g + i, n, ctx)
-        w = stream[s:s + ctx].long()
-        toks[i, :w.numel()] = w
-        tgts[i, :w.numel() - 1] = w[1:]
-    return toks, tgts
+class Sampler:
+    """core/heal_data.c's heal_data_batch for a corpus, exactly: the stream
+    of n tokens is cut into n_chunks consecutive T-token chunks; epoch k
+    visits every chunk once, in a Fisher-Yates order drawn from
+    heal_hash(seed, "PERM", k), the grid shifted by heal_hash(seed, "OFF",
+    k) % T (when n >= 2T - 1); global row r = step * B + i is chunk
+    perm[r % n_chunks] of epoch r / n_chunks. A step's rows depend only on
+    (seed, step), never on the number of ranks."""
+
+    def __init__(self, stream, ctx, seed):
+        self.ids, self.T, self.seed = stream, ctx, seed
+        n = stream.numel()
+        if n < ctx:
+            fail(f"the training text has {n} tokens, fewer than one "
+                 f"sequence of {ctx}")
+        self.n = n
+        self.n_chunks = (n - ctx + 1) // ctx if n >= 2 * ctx - 1 else n // ctx
+        self.epoch, self.perm = None, None
+
+    def _perm(self, epoch):
+        n = self.n_chunks
+        st = heal_hash(self.seed, 0x5045524D, epoch)  # "PERM"
+        perm = list(range(n))
+        for i in range(n, 1, -1):
+            st = (st + GOLDEN) & MASK64
+            z = st
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+            z ^= z >> 31
+            u = (z >> 11) * (1.0 / 9007199254740992.0)
+            j = min(int(u * i), i - 1)
+            perm[i - 1], perm[j] = perm[j], perm[i - 1]
+        self.epoch, self.perm = epoch, perm
+
+    def rows(self, step, B, first, count):
+        """(tokens, targets) int64 (count, T): rows first..first+count of
+        step `step` (0-based; punguza heal's step s reads step s - 1), the
+        last position of each row unscored (-1)."""
+        T = self.T
+        toks = torch.empty(count, T, dtype=torch.int64)
+        for k in range(count):
+            r = step * B + first + k
+            epoch, pos = divmod(r, self.n_chunks)
+            if epoch != self.epoch:
+                self._perm(epoch)
+            off = heal_hash(self.seed, 0x4F4646, epoch) % T \
+                if self.n >= 2 * T - 1 else 0  # "OFF"
+            at = off + self.perm[pos] * T
+            toks[k] = self.ids[at:at + T].long()
+        tgts = torch.full_like(toks, -1)
+        tgts[:, :-1] = toks[:, 1:]
+        return toks, tgts
 
 
-def lr_at(step, a):
-    """The learning rate of optimizer step `step` (0-based): linear warmup
-    (step+1)/warmup, then a cosine from lr to lr*min_lr_ratio over the
-    remaining steps."""
-    if step < a.warmup:
-        return a.lr * (step + 1) / a.warmup
-    span = max(1, a.steps - a.warmup - 1)
-    prog = min(1.0, (step - a.warmup) / span)
+def lr_at(s, a):
+    """core/heal.c's heal_lr: the learning rate of step s (1-based): linear
+    warm-up lr * s / warmup, then a cosine from lr to lr * min_lr_ratio at
+    the last step."""
+    W, N = max(a.warmup, 0), a.steps
+    if s <= W:
+        return a.lr * s / W
+    if N <= W:
+        return a.lr
+    p = min(1.0, (s - W) / (N - W))
     r = a.min_lr_ratio
-    return a.lr * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * prog)))
+    return a.lr * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def fnv1a64(path):
@@ -668,7 +713,7 @@ def parse_args(argv):
     p.add_argument("--ctx", type=int, default=128, help="tokens per sequence")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=-1,
-                   help="warm-up steps (default 5%% of the steps)")
+                   help="warm-up steps (default 5%% of the steps, 1..100)")
     p.add_argument("--min-lr-ratio", type=float, default=0.1)
     p.add_argument("--beta1", type=float, default=0.9)
     p.add_argument("--beta2", type=float, default=0.95)
@@ -710,8 +755,6 @@ def parse_args(argv):
         a.steps = max(1, -(-a.tokens // (a.batch * a.ctx)))
     if not a.steps:
         a.steps = 600
-    if a.warmup < 0:
-        a.warmup = max(1, a.steps // 20)
     return a
 
 
@@ -792,8 +835,9 @@ def main(argv=None):
                 warn(f"wrote {stream.numel()} tokens of {n_docs} documents "
                      f"to '{a.write_ids}'")
             return 0
-    if stream is not None and stream.numel() < 2:
-        fail("the training text has fewer than 2 tokens")
+    sampler = Sampler(stream, a.ctx, a.seed) if stream is not None else None
+    if a.warmup < 0:
+        a.warmup = min(100, max(1, a.steps // 20))
 
     # --- optimizer
     student.to(device)
@@ -840,15 +884,14 @@ def main(argv=None):
     tokens_done = 0
     for step in range(start, a.steps):
         t0 = time.time()
-        lr = lr_at(step, a)
+        lr = lr_at(step + 1, a)
         for g in opt.param_groups:
             g["lr"] = lr
         if fixed is not None:
             x = fixed[0][step, RANK * per_rank:(RANK + 1) * per_rank]
             y = fixed[1][step, RANK * per_rank:(RANK + 1) * per_rank]
         else:
-            x, y = make_batch(stream, a.seed, step * a.batch + RANK * per_rank,
-                              per_rank, a.ctx)
+            x, y = sampler.rows(step, a.batch, RANK * per_rank, per_rank)
         if a.dump_batches:
             dumped_t.append(x)
             dumped_y.append(y)
