@@ -534,3 +534,113 @@ uint64_t model_param_count(const struct model *m)
 {
 	return config_param_count(&m->cfg);
 }
+
+/* ---- training support ------------------------------------------------- */
+
+int model_clone(const struct model *src, struct model **out, struct err *e)
+{
+	*out = NULL;
+	int rc = model_check(src, e);
+	if (rc)
+		return rc;
+	/* model_new has the aliasing wanted (cfg.shared_mlp is final, tied
+	 * follows the config); check the source agrees before copying. */
+	if (src->tied != src->cfg.tie_word_embeddings)
+		return err_set(e, ERR_INVALID,
+			       "model: tied is %s but the config says %s",
+			       src->tied ? "true" : "false",
+			       src->cfg.tie_word_embeddings ? "tied" : "untied");
+	struct model *m;
+	if ((rc = model_new(&src->cfg, &m, e)))
+		return rc;
+	int n = model_params(src, NULL, 0);
+	struct model_param *ps = malloc((size_t)n * sizeof *ps);
+	struct model_param *pd = malloc((size_t)n * sizeof *pd);
+	if (!ps || !pd) {
+		free(ps);
+		free(pd);
+		model_free(m);
+		return err_set(e, ERR_NOMEM, "model: out of memory");
+	}
+	/* Both lists are in the same documented order and shapes. */
+	model_params(src, ps, n);
+	model_params(m, pd, n);
+	for (int k = 0; k < n; k++)
+		memcpy(pd[k].w, ps[k].w, (size_t)ps[k].n * sizeof(float));
+	free(ps);
+	free(pd);
+	memcpy(m->shared_mlp_source, src->shared_mlp_source,
+	       sizeof m->shared_mlp_source);
+	memcpy(m->note, src->note, sizeof m->note);
+	*out = m;
+	return 0;
+}
+
+/* Appends one entry when there is room; returns the new count. name is
+ * the full name (layer < 0) or the part after "model.layers.<layer>.". */
+static int param_add(struct model_param *out, int cap, int k, float *w,
+		     int rows, int cols, bool norm, int layer, const char *name)
+{
+	if (k < cap) {
+		struct model_param *p = &out[k];
+		if (layer < 0)
+			snprintf(p->name, sizeof p->name, "%s", name);
+		else
+			snprintf(p->name, sizeof p->name, "model.layers.%d.%s",
+				 layer, name);
+		p->w = w;
+		p->rows = rows;
+		p->cols = cols;
+		p->n = (uint64_t)rows * (uint64_t)(cols ? cols : 1);
+		p->norm = norm;
+	}
+	return k + 1;
+}
+
+int model_params(const struct model *m, struct model_param *out, int cap)
+{
+	const struct config *c = &m->cfg;
+	int V = c->vocab_size, d = c->hidden_size, f = c->intermediate_size;
+	int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+	int k = 0;
+	k = param_add(out, cap, k, m->embed, V, d, false,
+		      -1, "model.embed_tokens.weight");
+	for (int i = 0; i < c->n_layers; i++) {
+		const struct layer_weights *l = &m->layers[i];
+		k = param_add(out, cap, k, l->wq, q, d, false,
+			      i, "self_attn.q_proj.weight");
+		k = param_add(out, cap, k, l->wk, kv, d, false,
+			      i, "self_attn.k_proj.weight");
+		k = param_add(out, cap, k, l->wv, kv, d, false,
+			      i, "self_attn.v_proj.weight");
+		k = param_add(out, cap, k, l->wo, d, q, false,
+			      i, "self_attn.o_proj.weight");
+		k = param_add(out, cap, k, l->attn_norm, d, 0, true,
+			      i, "input_layernorm.weight");
+		k = param_add(out, cap, k, l->mlp_norm, d, 0, true,
+			      i, "post_attention_layernorm.weight");
+		if (c->shared_mlp)
+			continue;
+		k = param_add(out, cap, k, l->w_gate, f, d, false,
+			      i, "mlp.gate_proj.weight");
+		k = param_add(out, cap, k, l->w_up, f, d, false,
+			      i, "mlp.up_proj.weight");
+		k = param_add(out, cap, k, l->w_down, d, f, false,
+			      i, "mlp.down_proj.weight");
+	}
+	if (c->shared_mlp) {
+		const struct layer_weights *l = &m->layers[0];
+		k = param_add(out, cap, k, l->w_gate, f, d, false,
+			      -1, "model.mlp.gate_proj.weight");
+		k = param_add(out, cap, k, l->w_up, f, d, false,
+			      -1, "model.mlp.up_proj.weight");
+		k = param_add(out, cap, k, l->w_down, d, f, false,
+			      -1, "model.mlp.down_proj.weight");
+	}
+	k = param_add(out, cap, k, m->norm, d, 0, true,
+		      -1, "model.norm.weight");
+	if (!m->tied)
+		k = param_add(out, cap, k, m->lm_head, V, d, false,
+			      -1, "lm_head.weight");
+	return k;
+}

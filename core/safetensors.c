@@ -268,6 +268,42 @@ int safetensors_parse(const void *buf, size_t len, const char *name,
 	return 0;
 }
 
+int safetensors_metadata(const void *buf, size_t len, const char *name,
+			 const char *key, char *out, size_t cap,
+			 struct err *e)
+{
+	const unsigned char *p = buf;
+	if (len < 8)
+		return err_set(e, ERR_FORMAT,
+			       "'%s': file too small for a safetensors header "
+			       "(%zu bytes)",
+			       name, len);
+	uint64_t hlen = 0;
+	for (int i = 7; i >= 0; i--)
+		hlen = hlen << 8 | p[i];
+	if (hlen > len - 8 || hlen > SAFETENSORS_MAX_HEADER)
+		return err_set(e, ERR_FORMAT,
+			       "'%s': header length %llu is out of range", name,
+			       (unsigned long long)hlen);
+	cJSON *root = cJSON_ParseWithLength((const char *)p + 8, (size_t)hlen);
+	if (!root)
+		return err_set(e, ERR_FORMAT,
+			       "'%s': header is not valid JSON", name);
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+	const cJSON *v = md ? cJSON_GetObjectItemCaseSensitive(md, key) : NULL;
+	int rc = 0;
+	if (!cJSON_IsString(v))
+		rc = err_set(e, ERR_NOTFOUND,
+			     "'%s': no metadata string '%s'", name, key);
+	else if (strlen(v->valuestring) >= cap)
+		rc = err_set(e, ERR_FORMAT, "'%s': metadata '%s' is too long",
+			     name, key);
+	else
+		snprintf(out, cap, "%s", v->valuestring);
+	cJSON_Delete(root);
+	return rc;
+}
+
 /* ---- writing ---- */
 
 struct strbuf {
@@ -336,6 +372,13 @@ static int name_cmp(const void *a, const void *b)
 int safetensors_write(const char *path, const struct tensor_src *t, size_t n,
 		      const struct progress *prog, struct err *e)
 {
+	return safetensors_write_meta(path, t, n, NULL, 0, prog, e);
+}
+
+int safetensors_write_meta(const char *path, const struct tensor_src *t,
+			   size_t n, const char *const *meta, size_t n_meta,
+			   const struct progress *prog, struct err *e)
+{
 	const struct tensor_src **order = calloc(n ? n : 1, sizeof *order);
 	uint64_t *nbytes = calloc(n ? n : 1, sizeof *nbytes);
 	struct strbuf h = {0};
@@ -359,7 +402,14 @@ int safetensors_write(const char *path, const struct tensor_src *t, size_t n,
 					     path, order[i]->name);
 				goto out;
 			}
-	sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
+	sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\"");
+	for (size_t i = 0; i < n_meta; i++) {
+		sb_add(&h, ",", 1);
+		sb_json_string(&h, meta[2 * i]);
+		sb_add(&h, ":", 1);
+		sb_json_string(&h, meta[2 * i + 1]);
+	}
+	sb_add(&h, "}", 1);
 	uint64_t off = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct tensor_src *s = order[i];

@@ -39,4 +39,17 @@ int safetensors_parse(const void *buf, size_t len, const char *name,
 int safetensors_write(const char *path, const struct tensor_src *t, size_t n,
 		      const struct progress *prog, struct err *e);
 
+/* safetensors_write with extra "__metadata__" strings: n_meta (key,
+ * value) pairs in meta[2*i], meta[2*i + 1], after "format": "pt". */
+int safetensors_write_meta(const char *path, const struct tensor_src *t,
+			   size_t n, const char *const *meta, size_t n_meta,
+			   const struct progress *prog, struct err *e);
+
+/* Copies the "__metadata__" string `key` of the file in buf (len bytes,
+ * `name` for messages) into out (cap bytes). ERR_NOTFOUND when absent or
+ * not a string, ERR_FORMAT for a bad header or a value that does not fit. */
+int safetensors_metadata(const void *buf, size_t len, const char *name,
+			 const char *key, char *out, size_t cap,
+			 struct err *e);
+
 #endif

@@ -68,6 +68,44 @@ static int add_u64(cJSON *obj, const char *key, uint64_t v)
 	return cJSON_AddStringToObject(obj, key, buf) ? 0 : -1;
 }
 
+static int build_heal(const struct recipe_heal *h, cJSON *root)
+{
+	cJSON *o = cJSON_AddObjectToObject(root, "heal"), *a;
+	if (!o)
+		return -1;
+	int bad = add_u64(o, "steps", h->steps) != 0;
+	bad |= !cJSON_AddNumberToObject(o, "batch", h->batch);
+	bad |= !cJSON_AddNumberToObject(o, "ctx", h->ctx);
+	bad |= !cJSON_AddNumberToObject(o, "lr", h->lr);
+	bad |= !cJSON_AddNumberToObject(o, "warmup", h->warmup);
+	bad |= !cJSON_AddNumberToObject(o, "min_lr_ratio", h->min_lr_ratio);
+	bad |= !cJSON_AddNumberToObject(o, "beta1", h->beta1);
+	bad |= !cJSON_AddNumberToObject(o, "beta2", h->beta2);
+	bad |= !cJSON_AddNumberToObject(o, "eps", h->eps);
+	bad |= !cJSON_AddNumberToObject(o, "weight_decay", h->weight_decay);
+	bad |= !cJSON_AddNumberToObject(o, "clip", h->clip);
+	bad |= !cJSON_AddNumberToObject(o, "temperature", h->temperature);
+	bad |= !cJSON_AddNumberToObject(o, "kd_weight", h->kd_weight);
+	bad |= add_u64(o, "seed", h->seed) != 0;
+	bad |= !cJSON_AddBoolToObject(o, "whole_text", h->whole_text);
+	bad |= !cJSON_AddNumberToObject(o, "pool", h->pool);
+	bad |= !cJSON_AddNumberToObject(o, "threads", h->threads);
+	bad |= !(a = cJSON_AddArrayToObject(o, "data"));
+	for (int i = 0; !bad && i < h->n_data && i < RECIPE_HEAL_MAX_DATA;
+	     i++) {
+		cJSON *d = cJSON_CreateObject();
+		if (!d || !cJSON_AddItemToArray(a, d)) {
+			cJSON_Delete(d);
+			return -1;
+		}
+		bad |= !cJSON_AddStringToObject(d, "name", h->data[i].name);
+		bad |= add_u64(d, "bytes", h->data[i].bytes) != 0;
+		bad |= !cJSON_AddStringToObject(d, "checksum",
+						h->data[i].checksum);
+	}
+	return bad ? -1 : 0;
+}
+
 static int build(const struct recipe *r, cJSON *root)
 {
 	const struct prune_plan *p = &r->plan;
@@ -138,6 +176,8 @@ static int build(const struct recipe *r, cJSON *root)
 		bad |= !cJSON_AddBoolToObject(c, "tied", k->tied);
 		bad |= add_u64(c, "params", k->params) != 0;
 	}
+	if (r->have_heal && !bad)
+		bad |= build_heal(&r->heal, root) != 0;
 	return bad ? -1 : 0;
 }
 
@@ -334,6 +374,98 @@ static int get_ints(struct ctx *c, const cJSON *obj, const char *sec,
 	return 0;
 }
 
+/* A finite number in [lo, hi] at sec.key; absent keeps *out. */
+static int get_double(struct ctx *c, const cJSON *obj, const char *sec,
+		      const char *key, double lo, double hi, double *out)
+{
+	const cJSON *v = item(obj, key);
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return err_set(c->e, ERR_FORMAT,
+			       "'%s': \"%s.%s\" must be a number", c->name,
+			       sec, key);
+	if (v->valuedouble < lo || v->valuedouble > hi)
+		return err_set(c->e, ERR_FORMAT,
+			       "'%s': \"%s.%s\" = %.17g is outside %g..%g",
+			       c->name, sec, key, v->valuedouble, lo, hi);
+	*out = v->valuedouble;
+	return 0;
+}
+
+/* A bounded string at sec.key copied into buf (cap bytes). */
+static int get_strbuf(struct ctx *c, const cJSON *obj, const char *sec,
+		      const char *key, char *buf, size_t cap)
+{
+	const char *str = NULL;
+	int rc = get_str(c, obj, sec, key, &str);
+	if (rc || !str)
+		return rc;
+	if (strlen(str) >= cap)
+		return err_set(c->e, ERR_FORMAT,
+			       "'%s': \"%s.%s\" is longer than %zu characters",
+			       c->name, sec, key, cap - 1);
+	snprintf(buf, cap, "%s", str);
+	return 0;
+}
+
+static int parse_heal(struct ctx *c, const cJSON *o, struct recipe_heal *h)
+{
+	static const char sec[] = "heal";
+	int rc;
+	if ((rc = get_u64(c, o, sec, "steps", &h->steps)) ||
+	    (rc = get_int(c, o, sec, "batch", 1, 1 << 16, &h->batch)) ||
+	    (rc = get_int(c, o, sec, "ctx", 2, 1 << 20, &h->ctx)) ||
+	    (rc = get_int(c, o, sec, "warmup", 0, INT_MAX, &h->warmup)) ||
+	    (rc = get_double(c, o, sec, "lr", 0, 1e3, &h->lr)) ||
+	    (rc = get_double(c, o, sec, "min_lr_ratio", 0, 1,
+			     &h->min_lr_ratio)) ||
+	    (rc = get_double(c, o, sec, "beta1", 0, 1, &h->beta1)) ||
+	    (rc = get_double(c, o, sec, "beta2", 0, 1, &h->beta2)) ||
+	    (rc = get_double(c, o, sec, "eps", 0, 1, &h->eps)) ||
+	    (rc = get_double(c, o, sec, "weight_decay", 0, 1e3,
+			     &h->weight_decay)) ||
+	    (rc = get_double(c, o, sec, "clip", 0, 1e30, &h->clip)) ||
+	    (rc = get_double(c, o, sec, "temperature", 1e-6, 1e6,
+			     &h->temperature)) ||
+	    (rc = get_double(c, o, sec, "kd_weight", 0, 1, &h->kd_weight)) ||
+	    (rc = get_u64(c, o, sec, "seed", &h->seed)) ||
+	    (rc = get_bool(c, o, sec, "whole_text", &h->whole_text)) ||
+	    (rc = get_int(c, o, sec, "pool", 0, INT_MAX, &h->pool)) ||
+	    (rc = get_int(c, o, sec, "threads", 0, 4096, &h->threads)))
+		return rc;
+	const cJSON *a = item(o, "data"), *d;
+	if (!a)
+		return 0;
+	if (!cJSON_IsArray(a))
+		return err_set(c->e, ERR_FORMAT,
+			       "'%s': \"heal.data\" must be an array",
+			       c->name);
+	if (cJSON_GetArraySize(a) > RECIPE_HEAL_MAX_DATA)
+		return err_set(c->e, ERR_FORMAT,
+			       "'%s': \"heal.data\" lists more than %d files",
+			       c->name, RECIPE_HEAL_MAX_DATA);
+	h->n_data = 0;
+	cJSON_ArrayForEach(d, a)
+	{
+		struct recipe_heal_data *x = &h->data[h->n_data];
+		char key[32];
+		snprintf(key, sizeof key, "heal.data[%d]", h->n_data);
+		if (!cJSON_IsObject(d))
+			return err_set(c->e, ERR_FORMAT,
+				       "'%s': \"%s\" must be an object",
+				       c->name, key);
+		if ((rc = get_strbuf(c, d, key, "name", x->name,
+				     sizeof x->name)) ||
+		    (rc = get_strbuf(c, d, key, "checksum", x->checksum,
+				     sizeof x->checksum)) ||
+		    (rc = get_u64(c, d, key, "bytes", &x->bytes)))
+			return rc;
+		h->n_data++;
+	}
+	return 0;
+}
+
 static int section(struct ctx *c, const cJSON *root, const char *key,
 		   const cJSON **out)
 {
@@ -353,7 +485,7 @@ static int parse_dtype(const char *s)
 static int parse_root(struct ctx *c, const cJSON *root, struct recipe *r)
 {
 	struct prune_plan *p = &r->plan;
-	const cJSON *v, *w, *l, *s, *k;
+	const cJSON *v, *w, *l, *s, *k, *hl;
 	const char *str = NULL;
 	int x, rc;
 
@@ -383,8 +515,14 @@ static int parse_root(struct ctx *c, const cJSON *root, struct recipe *r)
 	    (rc = section(c, root, "width", &w)) ||
 	    (rc = section(c, root, "layers", &l)) ||
 	    (rc = section(c, root, "source", &s)) ||
-	    (rc = section(c, root, "counts", &k)))
+	    (rc = section(c, root, "counts", &k)) ||
+	    (rc = section(c, root, "heal", &hl)))
 		return rc;
+	if (hl) {
+		if ((rc = parse_heal(c, hl, &r->heal)))
+			return rc;
+		r->have_heal = true;
+	}
 
 	x = p->vocab_mode;
 	if ((rc = get_enum(c, v, "vocab", "mode", plan_vocab_mode_parse,

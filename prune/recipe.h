@@ -12,11 +12,23 @@
  *     "tie": "lm_head", "dtype": "F32", "seed": 1,
  *     "source": {"name": "...", "checksum": "sha256:..."},
  *     "counts": {"vocab_size": 8064, "hidden_size": 1024, ...,
- *                "tied": true, "params": 50480128}
+ *                "tied": true, "params": 50480128},
+ *     "heal":   {"steps": 600, "batch": 16, "ctx": 128, "lr": 0.001,
+ *                "warmup": 30, "min_lr_ratio": 0.1, "beta1": 0.9,
+ *                "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.01,
+ *                "clip": 1, "temperature": 1, "kd_weight": 1,
+ *                "seed": 1, "whole_text": false, "pool": 4096,
+ *                "threads": 2,
+ *                "data": [{"name": "train.txt", "bytes": 123,
+ *                          "checksum": "fnv1a64:..."}]}
  *   }
  *
  * Every knob is written; "ids" only in list mode, "list" only in list
- * mode, "counts" only when filled (by an export or an estimate). The seed
+ * mode, "counts" only when filled (by an export or an estimate), "heal"
+ * only when the model was healed after pruning (core/heal.h: every setting
+ * that decides the healed weights, and a checksum of each data file; an
+ * empty "data" list is data-free distillation). Old files have no "heal"
+ * section and read as before, so the version stays 1. The seed
  * is a JSON number up to 2^53 and a decimal string above. Parsing checks
  * every key's type and range and names the key ("width.factor") in its
  * message; a missing section or key keeps the identity plan's value, and
@@ -48,12 +60,40 @@ struct recipe_counts {
 	uint64_t params; /* unique parameters, DESIGN §1.2 */
 };
 
+/* The heal settings that decide the healed weights (core/heal.h says what
+ * each means). Plain data. */
+#define RECIPE_HEAL_MAX_DATA 16
+struct recipe_heal_data {
+	char name[256];	   /* the file's base name */
+	char checksum[40]; /* "fnv1a64:<16 hex digits>" of its bytes */
+	uint64_t bytes;
+};
+struct recipe_heal {
+	uint64_t steps;	    /* optimizer steps = the schedule's horizon */
+	int batch, ctx;	    /* sequences per step, tokens per sequence */
+	int warmup;	    /* linear warm-up steps */
+	double lr;	    /* peak learning rate */
+	double min_lr_ratio; /* cosine floor, a fraction of lr */
+	double beta1, beta2, eps, weight_decay;
+	double clip;	    /* global gradient-norm clip (0 = off) */
+	double temperature; /* distillation temperature */
+	double kd_weight;   /* 1 = pure KL, 0 = pure cross-entropy */
+	uint64_t seed;
+	bool whole_text;    /* corpus files as one text each, not lines */
+	int pool;	    /* data-free: distinct sampled sequences */
+	int threads;	    /* BLAS threads the weights were made with */
+	int n_data;	    /* 0: data-free distillation */
+	struct recipe_heal_data data[RECIPE_HEAL_MAX_DATA];
+};
+
 struct recipe {
 	struct prune_plan plan;
 	char source_name[256];	  /* "" when unknown */
 	char source_checksum[96]; /* "" when unknown, e.g. "sha256:<hex>" */
 	bool have_counts;
 	struct recipe_counts counts;
+	bool have_heal;
+	struct recipe_heal heal;
 };
 
 /* The identity plan, no source, no counts. */

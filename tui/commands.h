@@ -15,6 +15,7 @@ struct command {
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_heal(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_score(int argc, char **argv);

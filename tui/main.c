@@ -11,6 +11,7 @@ static const struct command commands[] = {
 	{"eval", cmd_eval, "perplexity, bits per byte, KL vs a reference, on a text"},
 	{"plan", cmd_plan, "estimate a pruning plan: parameters, bytes, projected zindi"},
 	{"prune", cmd_prune, "apply a pruning plan, measure it, export HF / GGUF"},
+	{"heal", cmd_heal, "train a pruned model back towards the original (distillation)"},
 	{"score", cmd_score, "score a submission CSV exactly as the Zindi challenge did"},
 	{"tasks", cmd_tasks, "run the challenge's tasks on a model, write and score a submission"},
 	{"tokenize", cmd_tokenize, "tokenize standard input line by line (ids or pieces)"},

@@ -1,0 +1,1045 @@
+#define _GNU_SOURCE /* renameat2 */
+#include "heal.h"
+
+#include <cblas.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adamw.h"
+#include "distill.h"
+#include "eval.h"
+#include "fileio.h"
+#include "forward.h"
+#include "heal_data.h"
+#include "tokenizer.h"
+#include "train.h"
+
+#define TEXT_MAX ((size_t)1 << 30)
+#define STATE_MAX ((size_t)64 << 20)
+#define LOG_HEADER                                                            \
+	"step\ttokens\tlr\tloss\tkl\tce\tgrad_norm\theldout_bpb\theldout_kl\t" \
+	"heldout_top1\telapsed_s\n"
+
+/* ------------------------------------------------------------------ */
+/* defaults, schedule, monitor                                         */
+
+void heal_defaults(struct heal_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	struct recipe_heal *h = &o->hp;
+	h->batch = 16;
+	h->ctx = 128;
+	h->warmup = -1; /* 5% of the steps, 1..100 */
+	h->lr = 1e-3;
+	h->min_lr_ratio = 0.1;
+	h->beta1 = 0.9;
+	h->beta2 = 0.95;
+	h->eps = 1e-8;
+	h->weight_decay = 0.01;
+	h->clip = 1.0;
+	h->temperature = 1.0;
+	h->kd_weight = 1.0;
+	h->seed = 1;
+	h->pool = 4096;
+	o->xo.formats = EXPORT_HF;
+	o->xo.dtype = DTYPE_F32;
+}
+
+double heal_lr(const struct recipe_heal *h, uint64_t s)
+{
+	uint64_t W = h->warmup > 0 ? (uint64_t)h->warmup : 0, N = h->steps;
+	if (s <= W)
+		return h->lr * (double)s / (double)W;
+	if (N <= W)
+		return h->lr;
+	double p = (double)(s - W) / (double)(N - W);
+	if (p > 1)
+		p = 1;
+	double r = h->min_lr_ratio;
+	return h->lr * (r + (1 - r) * 0.5 * (1 + cos(M_PI * p)));
+}
+
+int heal_monitor_init(struct heal_monitor *m, struct err *e)
+{
+	memset(m, 0, sizeof *m);
+	if (pthread_mutex_init(&m->lock, NULL))
+		return err_set(e, ERR_NOMEM, "heal: cannot create a lock");
+	m->ready = true;
+	return 0;
+}
+
+void heal_monitor_destroy(struct heal_monitor *m)
+{
+	if (!m || !m->ready)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	m->ready = false;
+}
+
+void heal_monitor_snapshot(struct heal_monitor *m, struct heal_snapshot *out)
+{
+	if (!m || !m->ready) {
+		memset(out, 0, sizeof *out);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	*out = m->s;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void mon_phase(struct heal_monitor *m, const char *phase, int running)
+{
+	if (!m || !m->ready)
+		return;
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->s.phase, sizeof m->s.phase, "%s", phase);
+	if (running >= 0)
+		m->s.running = running;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void mon_point(struct heal_monitor *m, const struct heal_point *p)
+{
+	if (!m || !m->ready)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->s.last = *p;
+	m->s.have_point = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void mon_eval(struct heal_monitor *m, const struct heal_eval *v)
+{
+	if (!m || !m->ready)
+		return;
+	pthread_mutex_lock(&m->lock);
+	struct heal_snapshot *s = &m->s;
+	if (s->n_evals == HEAL_MAX_EVALS) /* keep the first, drop the 2nd */
+		memmove(s->evals + 1, s->evals + 2,
+			(HEAL_MAX_EVALS - 2) * sizeof *s->evals),
+		    s->n_evals--;
+	s->evals[s->n_evals++] = *v;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ */
+/* paths                                                               */
+
+/* OUT resolved even when it does not exist yet: realpath of its parent
+ * plus its last component. */
+static int resolve_out(const char *out, char *buf, size_t cap)
+{
+	char tmp[PATH_MAX], parent[PATH_MAX];
+	size_t n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	if (n >= sizeof tmp)
+		return -1;
+	memcpy(tmp, out, n);
+	tmp[n] = '\0';
+	if (realpath(tmp, parent)) {
+		snprintf(buf, cap, "%s", parent);
+		return 0;
+	}
+	char *slash = strrchr(tmp, '/');
+	const char *base = slash ? slash + 1 : tmp;
+	if (slash == tmp)
+		snprintf(parent, sizeof parent, "/");
+	else if (slash) {
+		*slash = '\0';
+		if (!realpath(tmp, parent))
+			return -1;
+	} else if (!realpath(".", parent))
+		return -1;
+	size_t pl = strlen(parent), bl = strlen(base);
+	if (pl + bl + 2 > cap)
+		return -1;
+	memcpy(buf, parent, pl);
+	if (strcmp(parent, "/"))
+		buf[pl++] = '/';
+	memcpy(buf + pl, base, bl + 1);
+	return 0;
+}
+
+/* 1 when a is b or lies inside it. */
+static int inside(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	if (!strcmp(b, "/"))
+		return 1;
+	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/');
+}
+
+static int check_out(const struct heal_opts *o, struct err *e)
+{
+	char ro[PATH_MAX], rs[PATH_MAX];
+	if (!o->out_dir || !*o->out_dir)
+		return err_set(e, ERR_INVALID, "heal: no output directory");
+	if (resolve_out(o->out_dir, ro, sizeof ro))
+		return err_errno(e, ERR_IO, "cannot resolve '%s'", o->out_dir);
+	const char *src[6] = {o->protect[0], o->protect[1], o->protect[2],
+			      o->protect[3], o->xo.src_dir, NULL};
+	for (int i = 0; i < 5; i++) {
+		if (!src[i] || !realpath(src[i], rs))
+			continue;
+		if (inside(ro, rs) || inside(rs, ro))
+			return err_set(e, ERR_INVALID,
+				       "'%s' is, holds or lies inside the source "
+				       "directory '%s': sources are never "
+				       "written",
+				       o->out_dir, src[i]);
+	}
+	return 0;
+}
+
+/* 1 empty, 0 not, -1 cannot read. */
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *de;
+	int empty = 1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+/* ------------------------------------------------------------------ */
+/* the run                                                             */
+
+struct run {
+	const struct heal_opts *o;
+	struct recipe_heal hp;
+	struct model *student;		/* trained (owned) */
+	struct model *grads;		/* owned */
+	struct model *view;		/* the teacher view (owned) */
+	struct model *loaded;		/* resume: the checkpoint (owned) */
+	struct train_state *ts;
+	struct fwd_state *tf;		/* the teacher's forward */
+	struct adamw *opt;
+	struct heal_data *data;
+	int *tokens, *targets;		/* (B*T) */
+	float *tlogits, *dlogits;	/* (B*T, V) */
+	int *held;			/* heldout ids */
+	size_t n_held;
+	uint64_t held_bytes;
+	char out[PATH_MAX], stage[PATH_MAX + 16];
+	char *log;			/* the log so far */
+	size_t log_len, log_cap;
+	double elapsed_base;		/* seconds of earlier sessions */
+	double t0;			/* this session's start */
+	struct heal_result res;
+	struct recipe rec;		/* shallow copy of xo.recipe, or own */
+	bool own_rec;
+	bool have_ckpt; /* OUT holds this run's checkpoint */
+};
+
+static int log_add(struct run *r, const char *line, struct err *e)
+{
+	size_t n = strlen(line);
+	if (r->log_len + n + 1 > r->log_cap) {
+		size_t c = r->log_cap ? r->log_cap * 2 : 4096;
+		while (c < r->log_len + n + 1)
+			c *= 2;
+		char *p = realloc(r->log, c);
+		if (!p)
+			return err_set(e, ERR_NOMEM, "heal: out of memory");
+		r->log = p;
+		r->log_cap = c;
+	}
+	memcpy(r->log + r->log_len, line, n + 1);
+	r->log_len += n;
+	return 0;
+}
+
+/* Appends a line to the log and to OUT/heal_log.tsv (best effort: the
+ * checkpoint's copy is the one that counts). */
+static int log_line(struct run *r, const char *line, struct err *e)
+{
+	int rc = log_add(r, line, e);
+	if (rc)
+		return rc;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/heal_log.tsv", r->out);
+	FILE *f = fopen(path, "a");
+	if (f) {
+		fputs(line, f);
+		fclose(f);
+	}
+	return 0;
+}
+
+static double elapsed(const struct run *r)
+{
+	return r->elapsed_base + now_s() - r->t0;
+}
+
+static int state_text(struct run *r, uint64_t step, bool done, char **out,
+		      struct err *e)
+{
+	char *rj = NULL;
+	int rc = recipe_to_json(&r->rec, &rj, e);
+	if (rc)
+		return rc;
+	size_t n = strlen(rj) + 256;
+	char *s = malloc(n);
+	if (!s) {
+		free(rj);
+		return err_set(e, ERR_NOMEM, "heal: out of memory");
+	}
+	snprintf(s, n,
+		 "{\"format\": \"punguza-heal-state\", \"step\": %llu, "
+		 "\"done\": %s, \"elapsed\": %.3f,\n\"recipe\": %s}\n",
+		 (unsigned long long)step, done ? "true" : "false", elapsed(r),
+		 rj);
+	free(rj);
+	*out = s;
+	return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *text,
+		      size_t len, struct err *e)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return file_write_atomic(path, text, len, e);
+}
+
+/* Puts the complete directory stage where OUT is, in one step when the
+ * kernel can exchange two names. */
+static int swap_in(const char *stage, const char *out, struct err *e)
+{
+	struct err e2 = {0};
+	if (!path_exists(out)) {
+		if (rename(stage, out) < 0)
+			return err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
+					 stage, out);
+		return 0;
+	}
+#ifdef RENAME_EXCHANGE
+	if (renameat2(AT_FDCWD, stage, AT_FDCWD, out, RENAME_EXCHANGE) == 0) {
+		export_remove_tree(stage, &e2); /* now the old OUT */
+		return 0;
+	}
+#endif
+	char old[PATH_MAX + 16];
+	snprintf(old, sizeof old, "%s.old-XXXXXX", out);
+	if (!mkdtemp(old) || rmdir(old) < 0 || rename(out, old) < 0)
+		return err_errno(e, ERR_IO, "cannot move '%s' aside", out);
+	if (rename(stage, out) < 0) {
+		int rc = err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
+				   stage, out);
+		rename(old, out);
+		return rc;
+	}
+	export_remove_tree(old, &e2);
+	return 0;
+}
+
+static int copy_map(const char *src_dir, const char *dir, struct err *e)
+{
+	char path[PATH_MAX + 32], *text = NULL;
+	size_t len;
+	snprintf(path, sizeof path, "%s/vocab_map.json", src_dir);
+	if (!path_exists(path))
+		return 0;
+	int rc = file_read_all(path, STATE_MAX, &text, &len, e);
+	if (!rc)
+		rc = write_file(dir, "vocab_map.json", text, len, e);
+	free(text);
+	return rc;
+}
+
+/* Writes the checkpoint of `step` (done: the final result). */
+static int checkpoint(struct run *r, uint64_t step, bool done, struct err *e)
+{
+	const struct heal_opts *o = r->o;
+	struct err e2 = {0};
+	int rc;
+	mon_phase(o->monitor, done ? "writing the result"
+				   : "writing a checkpoint",
+		  -1);
+	r->rec.have_heal = true;
+	r->rec.heal = r->hp;
+	if (path_exists(r->stage) &&
+	    (rc = export_remove_tree(r->stage, e)))
+		return rc;
+	struct export_opts xo = o->xo;
+	xo.out_dir = r->stage;
+	xo.force = false;
+	xo.recipe = o->xo.recipe ? &r->rec : NULL;
+	xo.formats = done ? (o->xo.formats | EXPORT_HF) : EXPORT_HF;
+	xo.dtype = done ? o->xo.dtype : DTYPE_F32;
+	char *st = NULL, path[PATH_MAX + 64];
+	if ((rc = export_model(r->student, &xo, NULL, e)))
+		return rc;
+	/* a cut vocabulary's map travels with the student's tokenizer */
+	if (!xo.keep && xo.src_dir &&
+	    (rc = copy_map(xo.src_dir, r->stage, e)))
+		goto fail;
+	snprintf(path, sizeof path, "%s/optimizer.safetensors", r->stage);
+	if (!done && (rc = adamw_save(r->opt, path, e)))
+		goto fail;
+	if ((rc = write_file(r->stage, "heal_log.tsv", r->log, r->log_len,
+			     e)) ||
+	    (rc = state_text(r, step, done, &st, e)) ||
+	    (rc = write_file(r->stage, "heal_state.json", st, strlen(st), e)))
+		goto fail;
+	free(st);
+	st = NULL;
+	if ((rc = swap_in(r->stage, r->out, e)))
+		goto fail;
+	r->have_ckpt = true;
+	return 0;
+fail:
+	free(st);
+	export_remove_tree(r->stage, &e2);
+	return err_wrap(e, "checkpoint at step %llu",
+			(unsigned long long)step);
+}
+
+static int same_geometry(const struct config *a, const struct config *b)
+{
+	return a->vocab_size == b->vocab_size &&
+	       a->hidden_size == b->hidden_size &&
+	       a->intermediate_size == b->intermediate_size &&
+	       a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
+	       a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim &&
+	       a->tie_word_embeddings == b->tie_word_embeddings &&
+	       a->shared_mlp == b->shared_mlp;
+}
+
+/* Reads OUT's heal_state.json: the settings into r->hp, the step, done,
+ * and the log up to that step. */
+static int load_state(struct run *r, uint64_t *step, bool *done,
+		      struct err *e)
+{
+	char path[PATH_MAX + 64], *text = NULL;
+	size_t len;
+	snprintf(path, sizeof path, "%s/heal_state.json", r->out);
+	if (!path_exists(path))
+		return err_set(e, ERR_NOTFOUND,
+			       "'%s' holds no heal checkpoint (no "
+			       "heal_state.json): nothing to resume",
+			       r->out);
+	int rc = file_read_all(path, STATE_MAX, &text, &len, e);
+	if (rc)
+		return rc;
+	struct recipe rec;
+	if ((rc = recipe_parse(text, len, path, &rec, e))) {
+		free(text);
+		return rc;
+	}
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	free(text);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "step");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "done");
+	const cJSON *el = cJSON_GetObjectItemCaseSensitive(root, "elapsed");
+	if (!rec.have_heal || !cJSON_IsNumber(s) || s->valuedouble < 0 ||
+	    s->valuedouble > 9007199254740992.0 ||
+	    s->valuedouble != floor(s->valuedouble) ||
+	    s->valuedouble > (double)rec.heal.steps) {
+		cJSON_Delete(root);
+		recipe_free(&rec);
+		return err_set(e, ERR_FORMAT,
+			       "'%s': expected a \"step\" within the recorded "
+			       "steps and a \"recipe\" with a \"heal\" "
+			       "section",
+			       path);
+	}
+	*step = (uint64_t)s->valuedouble;
+	*done = cJSON_IsTrue(d);
+	r->elapsed_base = cJSON_IsNumber(el) && el->valuedouble > 0
+			      ? el->valuedouble
+			      : 0;
+	cJSON_Delete(root);
+	r->hp = rec.heal;
+	recipe_free(&rec);
+
+	/* the log up to the checkpoint's step */
+	snprintf(path, sizeof path, "%s/heal_log.tsv", r->out);
+	if (file_read_all(path, TEXT_MAX, &text, &len, NULL) == 0) {
+		char *p = text, *end = text + len;
+		while (p < end) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl)
+				break;
+			char line[1024];
+			size_t ll = (size_t)(nl + 1 - p);
+			if (ll < sizeof line) {
+				memcpy(line, p, ll);
+				line[ll] = '\0';
+				char *num_end;
+				unsigned long long k =
+				    strtoull(line, &num_end, 10);
+				bool header = p == text;
+				if (header || (num_end != line && k <= *step))
+					if ((rc = log_add(r, line, e))) {
+						free(text);
+						return rc;
+					}
+			}
+			p = nl + 1;
+		}
+		free(text);
+	}
+	if (!r->log_len && (rc = log_add(r, LOG_HEADER, e)))
+		return rc;
+	/* the live log restarts from the checkpoint's lines */
+	return write_file(r->out, "heal_log.tsv", r->log, r->log_len, e);
+}
+
+static int check_data(const struct run *r, const struct heal_data *d,
+		      struct err *e)
+{
+	int n = d ? d->n_files : 0;
+	if (n != r->hp.n_data)
+		return err_set(e, ERR_INVALID,
+			       "'%s' was healed on %d corpus files, %d given",
+			       r->out, r->hp.n_data, n);
+	for (int i = 0; i < n; i++)
+		if (strcmp(d->files[i].checksum, r->hp.data[i].checksum))
+			return err_set(e, ERR_INVALID,
+				       "corpus file %d ('%s') has checksum %s; "
+				       "'%s' was healed on '%s' with %s",
+				       i + 1, d->files[i].name,
+				       d->files[i].checksum, r->out,
+				       r->hp.data[i].name,
+				       r->hp.data[i].checksum);
+	return 0;
+}
+
+static int run_eval(struct run *r, uint64_t step, const struct progress *prog,
+		    struct heal_eval *out, struct err *e)
+{
+	const struct heal_opts *o = r->o;
+	struct eval_opts eo;
+	eval_defaults(&eo);
+	int C = o->eval_ctx > 0 ? o->eval_ctx : 512;
+	int mp = r->student->cfg.max_position_embeddings;
+	if (r->view && r->view->cfg.max_position_embeddings < mp)
+		mp = r->view->cfg.max_position_embeddings;
+	if (C > mp)
+		C = mp;
+	if ((size_t)C > r->n_held)
+		C = (int)r->n_held;
+	eo.ctx = C;
+	eo.stride = C / 2 > 0 ? C / 2 : 1;
+	eo.text_bytes = r->held_bytes;
+	eo.prog = prog;
+	mon_phase(o->monitor, "evaluating", -1);
+	struct eval_result er;
+	int rc = eval_run(r->student, r->view, r->held, r->n_held, &eo, &er,
+			  e);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof *out);
+	out->step = step;
+	out->bpb = er.bpb;
+	out->nll = er.nll_mean;
+	out->has_ref = er.has_ref;
+	out->kl = er.kl_mean;
+	out->top1 = er.top1;
+	mon_eval(o->monitor, out);
+	return 0;
+}
+
+/* The teacher's logits on the batch, one sequence at a time. */
+static int teacher_logits(struct run *r, int B, int T, struct err *e)
+{
+	size_t V = (size_t)r->view->cfg.vocab_size;
+	for (int b = 0; b < B; b++) {
+		fwd_reset(r->tf);
+		int rc = fwd_run(r->tf, r->tokens + (size_t)b * T, T,
+				 r->tlogits + (size_t)b * T * V, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Forward + backward of one batch (already in r->tokens); grads zeroed
+ * first. */
+static int fwd_bwd(struct run *r, struct distill_stats *st, struct err *e)
+{
+	int B = r->hp.batch, T = r->hp.ctx, V = r->student->cfg.vocab_size;
+	bool kd = r->hp.kd_weight > 0;
+	int rc;
+	if (kd && (rc = teacher_logits(r, B, T, e)))
+		return rc;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			r->targets[(size_t)b * T + t] =
+			    t + 1 < T ? r->tokens[(size_t)b * T + t + 1] : -1;
+	const float *logits;
+	if ((rc = train_forward(r->ts, r->tokens, B, T, &logits, e)))
+		return rc;
+	struct distill_opts dopt = {r->hp.temperature, r->hp.kd_weight};
+	if ((rc = distill_loss(logits, kd ? r->tlogits : NULL, r->targets,
+			       (size_t)B * T, V, &dopt, r->dlogits, st, e)))
+		return rc;
+	train_zero_grads(r->grads);
+	return train_backward(r->ts, r->dlogits, r->grads, e);
+}
+
+static void run_free(struct run *r)
+{
+	train_free(r->ts);
+	fwd_free(r->tf);
+	adamw_free(r->opt);
+	heal_data_free(r->data);
+	model_free(r->grads);
+	model_free(r->student);
+	model_free(r->view);
+	model_free(r->loaded);
+	free(r->tokens);
+	free(r->targets);
+	free(r->tlogits);
+	free(r->dlogits);
+	free(r->held);
+	free(r->log);
+	if (r->own_rec)
+		recipe_free(&r->rec);
+}
+
+static int encode_heldout(struct run *r, struct err *e)
+{
+	const struct heal_opts *o = r->o;
+	for (int i = 0; i < o->n_heldout; i++) {
+		char *text;
+		size_t len, k;
+		int *v, rc;
+		if ((rc = file_read_all(o->heldout[i], TEXT_MAX, &text, &len,
+					e)))
+			return rc;
+		rc = eval_encode_lines(o->student_tok, text, len, &v, &k, e);
+		free(text);
+		if (rc)
+			return err_wrap(e, "'%s'", o->heldout[i]);
+		int *na = realloc(r->held, (r->n_held + k + 1) * sizeof *na);
+		if (!na) {
+			free(v);
+			return err_set(e, ERR_NOMEM, "heal: out of memory");
+		}
+		r->held = na;
+		if (k)
+			memcpy(r->held + r->n_held, v, k * sizeof *v);
+		r->n_held += k;
+		r->held_bytes += len;
+		free(v);
+	}
+	if (o->n_heldout && r->n_held < 2)
+		return err_set(e, ERR_INVALID,
+			       "heal: the held-out text has fewer than 2 "
+			       "tokens");
+	return 0;
+}
+
+static int validate(const struct heal_opts *o, const struct recipe_heal *h,
+		    struct err *e)
+{
+	if (!o->student || !o->student_tok)
+		return err_set(e, ERR_INVALID, "heal: no student model");
+	if (h->batch < 1 || h->ctx < 2)
+		return err_set(e, ERR_INVALID,
+			       "heal: batch %d and context %d: need batch >= 1 "
+			       "and context >= 2",
+			       h->batch, h->ctx);
+	if (h->ctx > o->student->cfg.max_position_embeddings ||
+	    (o->teacher &&
+	     h->ctx > o->teacher->cfg.max_position_embeddings))
+		return err_set(e, ERR_INVALID,
+			       "heal: context %d exceeds the models' positions",
+			       h->ctx);
+	if (!(h->lr > 0) || !(h->temperature > 0) || h->kd_weight < 0 ||
+	    h->kd_weight > 1 || h->min_lr_ratio < 0 || h->min_lr_ratio > 1 ||
+	    h->beta1 < 0 || h->beta1 >= 1 || h->beta2 < 0 || h->beta2 >= 1 ||
+	    h->weight_decay < 0 || h->clip < 0 || !(h->eps > 0))
+		return err_set(e, ERR_INVALID,
+			       "heal: a setting is out of range (lr %g, "
+			       "temperature %g, kd weight %g, betas %g/%g, "
+			       "weight decay %g, clip %g, eps %g)",
+			       h->lr, h->temperature, h->kd_weight, h->beta1,
+			       h->beta2, h->weight_decay, h->clip, h->eps);
+	if (h->kd_weight > 0 && !o->teacher)
+		return err_set(e, ERR_INVALID,
+			       "heal: distillation (kd weight %g) needs a "
+			       "teacher; plain fine-tuning is kd weight 0",
+			       h->kd_weight);
+	if (!o->n_corpus && !o->teacher)
+		return err_set(e, ERR_INVALID,
+			       "heal: no corpus and no teacher: data-free "
+			       "distillation samples from the teacher");
+	if (o->n_corpus > RECIPE_HEAL_MAX_DATA)
+		return err_set(e, ERR_INVALID,
+			       "heal: %d corpus files (at most %d)",
+			       o->n_corpus, RECIPE_HEAL_MAX_DATA);
+	if (o->teacher) {
+		int tv = o->teacher->cfg.vocab_size;
+		int sv = o->student->cfg.vocab_size;
+		if (!o->vocab_keep && tv != sv)
+			return err_set(e, ERR_INVALID,
+				       "heal: the teacher's vocabulary (%d) "
+				       "differs from the student's (%d) and "
+				       "no vocabulary map was given",
+				       tv, sv);
+		if (o->teacher->cfg.hidden_size <= 0)
+			return err_set(e, ERR_INVALID, "heal: bad teacher");
+	}
+	return 0;
+}
+
+/* Steps for a minutes budget (see heal.h). */
+static uint64_t plan_minutes(struct run *r, double t_step, double t_eval,
+			     double t_ckpt, double t_row)
+{
+	const struct heal_opts *o = r->o;
+	double avail = o->minutes * 60 - elapsed(r) - t_ckpt;
+	double B = r->hp.batch, pool = r->data->pool;
+	double steps = avail / t_step;
+	for (int it = 0; it < 20 && steps > 0; it++) {
+		double ev = o->n_heldout
+				? (o->eval_every ? steps / (double)o->eval_every
+						 : 10) *
+				      t_eval
+				: 0;
+		double ck = t_ckpt * steps /
+			    (double)(o->ckpt_every ? o->ckpt_every : 500);
+		double sample = 0;
+		if (pool > 0)
+			sample = t_row * pool * (1 - exp(-steps * B / pool));
+		double s = (avail - ev - ck - sample) / t_step;
+		steps = 0.5 * (steps + s);
+	}
+	return steps < 1 ? 1 : (uint64_t)steps;
+}
+
+static int heal_body(struct run *r, const struct progress *prog,
+		     struct err *e)
+{
+	const struct heal_opts *o = r->o;
+	int rc;
+	uint64_t start = 0;
+	bool done = false;
+
+	if ((rc = check_out(o, e)))
+		return rc;
+	if (resolve_out(o->out_dir, r->out, sizeof r->out))
+		return err_errno(e, ERR_IO, "cannot resolve '%s'", o->out_dir);
+	snprintf(r->stage, sizeof r->stage, "%s.ckpt", r->out);
+	if (o->threads > 0)
+		openblas_set_num_threads(o->threads);
+	r->hp = o->hp;
+
+	if (o->resume) {
+		if ((rc = load_state(r, &start, &done, e)))
+			return rc;
+		r->res.resumed_from = start;
+		r->res.steps = r->hp.steps;
+		r->res.step = start;
+		r->res.hp = r->hp;
+		r->have_ckpt = true;
+		if (done)
+			return 0;
+	} else if (path_exists(r->out)) {
+		if (!path_is_dir(r->out))
+			return err_set(e, ERR_INVALID,
+				       "'%s' exists and is not a directory",
+				       o->out_dir);
+		/* an empty OUT (or --force) is replaced by the first
+		 * checkpoint */
+		if (!o->force && dir_is_empty(r->out) != 1)
+			return err_set(e, ERR_INVALID,
+				       "'%s' exists and is not empty (--force "
+				       "replaces it, --resume continues it)",
+				       o->out_dir);
+	}
+	struct recipe_heal *h = &r->hp;
+	if ((rc = validate(o, h, e)))
+		return rc;
+	int B = h->batch, T = h->ctx, V = o->student->cfg.vocab_size;
+
+	/* the teacher view and the data */
+	mon_phase(o->monitor, "loading", 1);
+	if (o->teacher &&
+	    (rc = heal_teacher_view(o->teacher, o->vocab_keep,
+				    o->vocab_keep ? V : 0, &r->view, e)))
+		return rc;
+	if (o->n_corpus) {
+		rc = heal_data_corpus(o->student_tok, o->corpus, o->n_corpus,
+				      h->whole_text, T, h->seed, &r->data,
+				      prog, e);
+		h->pool = 0;
+	} else {
+		int pool = h->pool > 0 ? h->pool : 4096;
+		h->pool = pool;
+		rc = heal_data_free_new(r->view, tok_bos_id(o->student_tok),
+					pool, T, h->seed, &r->data, e);
+	}
+	if (rc)
+		return rc;
+	if (o->resume && (rc = check_data(r, r->data, e)))
+		return rc;
+	h->n_data = r->data->n_files;
+	memcpy(h->data, r->data->files, sizeof h->data);
+	if ((rc = encode_heldout(r, e)))
+		return rc;
+
+	/* the student, its gradients, the optimizer */
+	if (o->resume) {
+		if ((rc = model_load(r->out, &r->loaded, NULL, e)))
+			return rc;
+		if (!same_geometry(&r->loaded->cfg, &o->student->cfg))
+			return err_set(e, ERR_INVALID,
+				       "the checkpoint in '%s' does not have "
+				       "the student's geometry",
+				       r->out);
+		rc = model_clone(r->loaded, &r->student, e);
+		model_free(r->loaded);
+		r->loaded = NULL;
+	} else {
+		rc = model_clone(o->student, &r->student, e);
+	}
+	if (rc || (rc = model_new(&r->student->cfg, &r->grads, e)) ||
+	    (rc = adamw_new(r->student, &r->opt, e)) ||
+	    (rc = train_new(r->student, B, T, &r->ts, e)))
+		return rc;
+	if (r->view && (rc = fwd_new(r->view, T, T, &r->tf, e)))
+		return rc;
+	if (o->resume) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof path, "%s/optimizer.safetensors",
+			 r->out);
+		if ((rc = adamw_load(r->opt, path, e)))
+			return rc;
+		if (adamw_steps(r->opt) != start)
+			return err_set(e, ERR_FORMAT,
+				       "'%s': %llu optimizer steps, but the "
+				       "state says step %llu",
+				       path,
+				       (unsigned long long)adamw_steps(r->opt),
+				       (unsigned long long)start);
+	}
+	size_t BT = (size_t)B * (size_t)T;
+	r->tokens = malloc(BT * sizeof(int));
+	r->targets = malloc(BT * sizeof(int));
+	r->dlogits = malloc(BT * (size_t)V * sizeof(float));
+	r->tlogits = r->view ? malloc(BT * (size_t)V * sizeof(float)) : NULL;
+	if (!r->tokens || !r->targets || !r->dlogits ||
+	    (r->view && !r->tlogits))
+		return err_set(e, ERR_NOMEM,
+			       "heal: out of memory for a batch of %d x %d",
+			       B, T);
+	h->threads = openblas_get_num_threads();
+
+	/* a fresh run: step-0 evaluation, the horizon, the first checkpoint */
+	struct heal_eval ev;
+	if (!o->resume) {
+		char line[512];
+		int ne = 0;
+		ne += (o->tokens > 0) + (o->minutes > 0) + (h->steps > 0);
+		if (ne != 1)
+			return err_set(e, ERR_INVALID,
+				       "heal: give exactly one budget: steps, "
+				       "tokens or minutes");
+		if ((rc = log_add(r, LOG_HEADER, e)))
+			return rc;
+		double t_eval = 0;
+		if (r->n_held) {
+			double t = now_s();
+			if ((rc = run_eval(r, 0, prog, &ev, e)))
+				return rc;
+			t_eval = now_s() - t;
+			r->res.before = ev;
+			r->res.have_before = true;
+			snprintf(line, sizeof line,
+				 "0\t0\t\t\t\t\t\t%.6f\t%s%.6f\t%s%.6f\t%.1f\n",
+				 ev.bpb, "", ev.kl, "", ev.top1, elapsed(r));
+			if (!ev.has_ref)
+				snprintf(line, sizeof line,
+					 "0\t0\t\t\t\t\t\t%.6f\t\t\t%.1f\n",
+					 ev.bpb, elapsed(r));
+			if ((rc = log_add(r, line, e)))
+				return rc;
+		}
+		if (o->tokens)
+			h->steps = (o->tokens + BT - 1) / BT;
+		if (o->minutes > 0) {
+			/* two throw-away passes on step 0's batch: the second
+			 * is timed; the weights are not touched */
+			struct distill_stats st;
+			mon_phase(o->monitor, "measuring speed", -1);
+			double t = now_s();
+			if ((rc = heal_data_batch(r->data, 0, B, r->tokens,
+						  prog, e)))
+				return rc;
+			double t_row = (now_s() - t) / B;
+			if ((rc = fwd_bwd(r, &st, e)))
+				return rc;
+			t = now_s();
+			if ((rc = fwd_bwd(r, &st, e)))
+				return rc;
+			double t_step = now_s() - t;
+			train_clip_grads(r->grads, 0); /* the norm's cost */
+			h->steps = plan_minutes(r, t_step, t_eval,
+						t_step * 2, t_row);
+		}
+		if (h->warmup < 0) {
+			uint64_t w = h->steps / 20;
+			h->warmup = (int)(w < 1 ? 1 : w > 100 ? 100 : w);
+		}
+		r->res.steps = h->steps;
+		if ((rc = checkpoint(r, 0, false, e)))
+			return rc;
+	}
+	r->res.hp = *h;
+
+	/* the loop */
+	uint64_t N = h->steps;
+	uint64_t eval_every = o->eval_every ? o->eval_every
+					    : (N / 10 ? N / 10 : 1);
+	uint64_t ckpt_every = o->ckpt_every ? o->ckpt_every : 500;
+	double t_loop = now_s();
+	mon_phase(o->monitor, "training", -1);
+	for (uint64_t s = start + 1; s <= N; s++) {
+		struct distill_stats st;
+		if ((rc = heal_data_batch(r->data, s - 1, B, r->tokens, prog,
+					  e)) ||
+		    (rc = fwd_bwd(r, &st, e)))
+			goto stop;
+		double gn = train_clip_grads(r->grads, h->clip);
+		struct adamw_opts ao = {heal_lr(h, s), h->beta1, h->beta2,
+					h->eps, h->weight_decay};
+		if ((rc = adamw_step(r->opt, r->student, r->grads, &ao, e)))
+			return rc;
+		r->res.step = s;
+		r->res.tokens = s * BT;
+		r->res.loss = st.loss;
+
+		struct heal_point p = {0};
+		double dt = now_s() - t_loop;
+		p.step = s;
+		p.steps = N;
+		p.tokens = s * BT;
+		p.lr = ao.lr;
+		p.loss = st.loss;
+		p.kl = st.kl;
+		p.ce = st.ce;
+		p.top1 = st.top1;
+		p.grad_norm = gn;
+		p.elapsed = elapsed(r);
+		p.tok_per_s = dt > 0 ? (double)((s - start) * BT) / dt : 0;
+		p.eta = dt / (double)(s - start) * (double)(N - s);
+		mon_point(o->monitor, &p);
+
+		char evs[128] = "\t\t";
+		int cancelled = 0;
+		if (r->n_held && (s % eval_every == 0 || s == N)) {
+			rc = run_eval(r, s, prog, &ev, e);
+			if (rc == ERR_CANCELLED)
+				cancelled = 1; /* log the step, then stop */
+			else if (rc)
+				return rc;
+		}
+		if (r->n_held && !cancelled &&
+		    (s % eval_every == 0 || s == N)) {
+			r->res.after = ev;
+			r->res.have_after = true;
+			if (ev.has_ref)
+				snprintf(evs, sizeof evs, "%.6f\t%.6f\t%.6f",
+					 ev.bpb, ev.kl, ev.top1);
+			else
+				snprintf(evs, sizeof evs, "%.6f\t\t", ev.bpb);
+			mon_phase(o->monitor, "training", -1);
+		}
+		char line[512];
+		snprintf(line, sizeof line,
+			 "%llu\t%llu\t%.6e\t%.6f\t%.6f\t%.6f\t%.6f\t%s\t%.1f\n",
+			 (unsigned long long)s, (unsigned long long)(s * BT),
+			 ao.lr, st.loss, st.kl, st.ce, gn, evs, elapsed(r));
+		if ((rc = log_line(r, line, e)))
+			return rc;
+		if (cancelled) {
+			rc = ERR_CANCELLED;
+			goto stop;
+		}
+		if (s < N && s % ckpt_every == 0 &&
+		    (rc = checkpoint(r, s, false, e)))
+			return rc;
+		if (s < N && (rc = progress_report(prog, (double)s / N,
+						   "healing", e)))
+			goto stop;
+	}
+	r->res.elapsed = now_s() - r->t0;
+	return checkpoint(r, N, true, e);
+
+stop:
+	if (rc == ERR_CANCELLED && r->have_ckpt) {
+		struct err e2 = {0};
+		uint64_t at = r->res.step;
+		int rc2 = checkpoint(r, at, false, &e2);
+		if (rc2)
+			return err_set(e, rc2,
+				       "heal: cancelled at step %llu, and the "
+				       "checkpoint failed: %s",
+				       (unsigned long long)at, e2.msg);
+		return err_set(e, ERR_CANCELLED,
+			       "heal: cancelled after step %llu of %llu; "
+			       "checkpoint in '%s' (resume continues it)",
+			       (unsigned long long)at, (unsigned long long)N,
+			       o->out_dir);
+	}
+	return rc;
+}
+
+int heal_run(const struct heal_opts *o, const struct progress *prog,
+	     struct heal_result *res, struct err *e)
+{
+	struct run r;
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.t0 = now_s();
+	if (o->xo.recipe) {
+		r.rec = *o->xo.recipe; /* shallow: only read, never freed */
+	} else {
+		recipe_init(&r.rec);
+		r.own_rec = true;
+	}
+	int rc = heal_body(&r, prog, e);
+	r.res.elapsed = now_s() - r.t0;
+	if (res)
+		*res = r.res;
+	mon_phase(o->monitor, rc ? (rc == ERR_CANCELLED ? "stopped" : "failed")
+				 : "done",
+		  0);
+	run_free(&r);
+	return rc;
+}
+
+int heal_job_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	struct heal_job *j = arg;
+	return heal_run(&j->opts, prog, &j->result, e);
+}

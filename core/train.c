@@ -1,0 +1,606 @@
+#include "train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Layout: N = B*T rows, row r = b*T + t (token t of sequence b). The
+ * forward keeps, per layer l, what the backward cannot cheaply recompute;
+ * the normed inputs and silu(gate)*up are recomputed from the kept
+ * residuals, inverse RMS and gate/up (one pass each, no matmul).
+ */
+struct train_state {
+	const struct model *m;
+	int max_batch, max_ctx;
+	int B, T; /* of the last train_forward; 0 before */
+	int *tokens;	 /* (max_batch*max_ctx) */
+	float *rope_cos; /* (max_ctx, hd/2) */
+	float *rope_sin; /* (max_ctx, hd/2) */
+	/* kept activations; each (L, ...) block is strided by max rows */
+	float *xin;  /* (L+1, N, d) layer inputs; [L] = the final residual */
+	float *r1;   /* (L, N) 1/rms of the attention norm's input */
+	float *q;    /* (L, N, h*hd) queries after RoPE */
+	float *k;    /* (L, N, kv*hd) keys after RoPE */
+	float *v;    /* (L, N, kv*hd) */
+	float *p;    /* (L, B, h, T, T) attention probabilities */
+	float *ao;   /* (L, N, h*hd) attention output before o_proj */
+	float *xmid; /* (L, N, d) residual after attention */
+	float *r2;   /* (L, N) 1/rms of the MLP norm's input */
+	float *gate; /* (L, N, f) gate_proj output (before silu) */
+	float *up;   /* (L, N, f) up_proj output */
+	float *rf;   /* (N) 1/rms of the final norm's input */
+	float *logits; /* (N, V) */
+	/* scratch */
+	float *xn;  /* (N, d) a normed input */
+	float *dx;  /* (N, d) gradient of the residual stream */
+	float *dxn; /* (N, d) gradient of a normed input */
+	float *hb;  /* (N, f) silu(gate)*up */
+	float *dg;  /* (N, f) gradient of gate */
+	float *du;  /* (N, f) gradient of up */
+	float *dq;  /* (N, h*hd) */
+	float *dk;  /* (N, kv*hd) */
+	float *dv;  /* (N, kv*hd) */
+	float *dao; /* (N, h*hd) */
+	float *dp;  /* (T, T) one head's probability gradient */
+};
+
+void train_free(struct train_state *s)
+{
+	if (!s)
+		return;
+	float *bufs[] = {s->rope_cos, s->rope_sin, s->xin,  s->r1,  s->q,
+			 s->k,	      s->v,	   s->p,    s->ao,  s->xmid,
+			 s->r2,	      s->gate,	   s->up,   s->rf,  s->logits,
+			 s->xn,	      s->dx,	   s->dxn,  s->hb,  s->dg,
+			 s->du,	      s->dq,	   s->dk,   s->dv,  s->dao,
+			 s->dp};
+	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+		free(bufs[i]);
+	free(s->tokens);
+	free(s);
+}
+
+/* a*b*c floats (uninitialised), counted into *total; NULL on overflow or
+ * failure. */
+static float *falloc3(uint64_t a, uint64_t b, uint64_t c, uint64_t *total)
+{
+	if (a == 0 || b == 0 || c == 0 || a > SIZE_MAX / sizeof(float) / b ||
+	    a * b > SIZE_MAX / sizeof(float) / c)
+		return NULL;
+	*total += a * b * c * sizeof(float);
+	return malloc((size_t)(a * b * c) * sizeof(float));
+}
+
+/* PyTorch's RoPE angles, as forward.c computes them. */
+static void rope_tables(float *cosv, float *sinv, int n_pos, int hd,
+			double theta)
+{
+	int half = hd / 2;
+	float base = (float)theta;
+	for (int i = 0; i < half; i++) {
+		float ex = (float)(2 * i) / (float)hd;
+		float inv = 1.0f / (float)pow((double)base, (double)ex);
+		for (int p = 0; p < n_pos; p++) {
+			float a = (float)p * inv;
+			cosv[(size_t)p * half + i] = (float)cos((double)a);
+			sinv[(size_t)p * half + i] = (float)sin((double)a);
+		}
+	}
+}
+
+int train_new(const struct model *m, int max_batch, int max_ctx,
+	      struct train_state **out, struct err *e)
+{
+	*out = NULL;
+	int rc = model_check(m, e);
+	if (rc)
+		return rc;
+	const struct config *c = &m->cfg;
+	if (max_batch < 1 || max_ctx < 2 ||
+	    max_ctx > c->max_position_embeddings)
+		return err_set(e, ERR_INVALID,
+			       "train: batch %d x context %d: need a batch >= "
+			       "1 and 2 <= context <= %d",
+			       max_batch, max_ctx, c->max_position_embeddings);
+	struct train_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return err_set(e, ERR_NOMEM, "train: out of memory");
+	s->m = m;
+	s->max_batch = max_batch;
+	s->max_ctx = max_ctx;
+	uint64_t L = (uint64_t)c->n_layers, d = (uint64_t)c->hidden_size;
+	uint64_t H = (uint64_t)c->n_heads, hd = (uint64_t)c->head_dim;
+	uint64_t qd = H * hd, kvd = (uint64_t)c->n_kv_heads * hd;
+	uint64_t f = (uint64_t)c->intermediate_size;
+	uint64_t V = (uint64_t)c->vocab_size;
+	uint64_t T = (uint64_t)max_ctx, N = (uint64_t)max_batch * T;
+	uint64_t bytes = 0;
+	s->tokens = calloc((size_t)N, sizeof *s->tokens);
+	s->rope_cos = falloc3(T, hd / 2, 1, &bytes);
+	s->rope_sin = falloc3(T, hd / 2, 1, &bytes);
+	s->xin = falloc3(L + 1, N, d, &bytes);
+	s->r1 = falloc3(L, N, 1, &bytes);
+	s->q = falloc3(L, N, qd, &bytes);
+	s->k = falloc3(L, N, kvd, &bytes);
+	s->v = falloc3(L, N, kvd, &bytes);
+	s->p = falloc3(L, N * H, T, &bytes);
+	s->ao = falloc3(L, N, qd, &bytes);
+	s->xmid = falloc3(L, N, d, &bytes);
+	s->r2 = falloc3(L, N, 1, &bytes);
+	s->gate = falloc3(L, N, f, &bytes);
+	s->up = falloc3(L, N, f, &bytes);
+	s->rf = falloc3(N, 1, 1, &bytes);
+	s->logits = falloc3(N, V, 1, &bytes);
+	s->xn = falloc3(N, d, 1, &bytes);
+	s->dx = falloc3(N, d, 1, &bytes);
+	s->dxn = falloc3(N, d, 1, &bytes);
+	s->hb = falloc3(N, f, 1, &bytes);
+	s->dg = falloc3(N, f, 1, &bytes);
+	s->du = falloc3(N, f, 1, &bytes);
+	s->dq = falloc3(N, qd, 1, &bytes);
+	s->dk = falloc3(N, kvd, 1, &bytes);
+	s->dv = falloc3(N, kvd, 1, &bytes);
+	s->dao = falloc3(N, qd, 1, &bytes);
+	s->dp = falloc3(T, T, 1, &bytes);
+	if (!s->tokens || !s->rope_cos || !s->rope_sin || !s->xin || !s->r1 ||
+	    !s->q || !s->k || !s->v || !s->p || !s->ao || !s->xmid || !s->r2 ||
+	    !s->gate || !s->up || !s->rf || !s->logits || !s->xn || !s->dx ||
+	    !s->dxn || !s->hb || !s->dg || !s->du || !s->dq || !s->dk ||
+	    !s->dv || !s->dao || !s->dp) {
+		train_free(s);
+		return err_set(e, ERR_NOMEM,
+			       "train: out of memory for the activations of "
+			       "%d x %d tokens (%llu bytes)",
+			       max_batch, max_ctx, (unsigned long long)bytes);
+	}
+	rope_tables(s->rope_cos, s->rope_sin, max_ctx, c->head_dim,
+		    c->rope_theta);
+	*out = s;
+	return 0;
+}
+
+/* y (n, out) = x (n, in) · W^T, W (out, in) row-major. */
+static void mm_fwd(float *y, const float *x, const float *w, int n, int out,
+		   int in)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f,
+		    x, in, w, in, 0.0f, y, out);
+}
+
+/* dx (n, in) (+)= dy (n, out) · W (out, in); beta 0 or 1. */
+static void mm_dx(float *dx, const float *dy, const float *w, int n, int out,
+		  int in, float beta)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f,
+		    dy, out, w, in, beta, dx, in);
+}
+
+/* dW (out, in) += dy (n, out)^T · x (n, in). */
+static void mm_dw(float *dw, const float *dy, const float *x, int n, int out,
+		  int in)
+{
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f,
+		    dy, out, x, in, 1.0f, dw, in);
+}
+
+/* forward.c's RMSNorm (variance in double, scale in f32), also keeping
+ * 1/rms per row in r. */
+static void rmsnorm_fwd(float *out, float *r, const float *x, const float *w,
+			int n, int d, double eps)
+{
+	for (int t = 0; t < n; t++) {
+		const float *xr = x + (size_t)t * d;
+		float *o = out + (size_t)t * d;
+		double ss = 0;
+		for (int i = 0; i < d; i++)
+			ss += (double)xr[i] * xr[i];
+		float var = (float)(ss / d);
+		float ri = (float)(1.0 / sqrt((double)var + (double)(float)eps));
+		r[t] = ri;
+		for (int i = 0; i < d; i++)
+			o[i] = w[i] * (xr[i] * ri);
+	}
+}
+
+/* The normed input again from x and the kept 1/rms (bitwise the same). */
+static void rmsnorm_redo(float *out, const float *r, const float *x,
+			 const float *w, int n, int d)
+{
+	for (int t = 0; t < n; t++) {
+		const float *xr = x + (size_t)t * d;
+		float *o = out + (size_t)t * d;
+		float ri = r[t];
+		for (int i = 0; i < d; i++)
+			o[i] = w[i] * (xr[i] * ri);
+	}
+}
+
+/* y = w * x * r: given dy, dx += r * (g - x * r^2 * mean(g * x)) with
+ * g = w * dy, and dw += sum over rows of dy * x * r. */
+static void rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x,
+			const float *r, const float *w, int n, int d)
+{
+	for (int t = 0; t < n; t++) {
+		const float *xr = x + (size_t)t * d;
+		const float *dyr = dy + (size_t)t * d;
+		float *dxr = dx + (size_t)t * d;
+		float ri = r[t];
+		double dot = 0;
+		for (int i = 0; i < d; i++) {
+			float g = w[i] * dyr[i];
+			dot += (double)g * xr[i];
+			dw[i] += dyr[i] * (xr[i] * ri);
+		}
+		float c = (float)(dot / d) * ri * ri;
+		for (int i = 0; i < d; i++)
+			dxr[i] += ri * (w[i] * dyr[i] - xr[i] * c);
+	}
+}
+
+/* Rotates (dir +1) or rotates back (dir -1, the backward of a rotation is
+ * its inverse) n_heads vectors of size hd at stride hd. */
+static void rope_apply(float *v, int n_heads, int hd, const float *cosv,
+		       const float *sinv, int dir)
+{
+	int half = hd / 2;
+	for (int h = 0; h < n_heads; h++) {
+		float *x = v + (size_t)h * hd;
+		for (int i = 0; i < half; i++) {
+			float a = x[i], b = x[i + half];
+			float cs = cosv[i], sn = dir > 0 ? sinv[i] : -sinv[i];
+			x[i] = a * cs - b * sn;
+			x[i + half] = b * cs + a * sn;
+		}
+	}
+}
+
+static inline float sigmoidf(float g)
+{
+	return 1.0f / (1.0f + expf(-g));
+}
+
+/* h = silu(gate) * up, as forward.c computes it. */
+static void swiglu(float *h, const float *gate, const float *up, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float g = gate[i];
+		h[i] = g / (1.0f + expf(-g)) * up[i];
+	}
+}
+
+/* Offsets of layer l's kept tensors. */
+#define AT(buf, l, per) ((buf) + (size_t)(l) * (per))
+
+static void layer_forward(struct train_state *s, int l)
+{
+	const struct model *m = s->m;
+	const struct config *c = &m->cfg;
+	const struct layer_weights *w = &m->layers[l];
+	int d = c->hidden_size, hd = c->head_dim, H = c->n_heads;
+	int KV = c->n_kv_heads, f = c->intermediate_size;
+	int qd = H * hd, kvd = KV * hd, rep = H / KV, half = hd / 2;
+	int B = s->B, T = s->T, N = B * T;
+	size_t NM = (size_t)s->max_batch * s->max_ctx; /* rows per layer */
+	const float *x = AT(s->xin, l, NM * d);
+	float *r1 = AT(s->r1, l, NM), *r2 = AT(s->r2, l, NM);
+	float *q = AT(s->q, l, NM * qd), *k = AT(s->k, l, NM * kvd);
+	float *v = AT(s->v, l, NM * kvd), *ao = AT(s->ao, l, NM * qd);
+	float *p = AT(s->p, l, NM * H * s->max_ctx);
+	float *xmid = AT(s->xmid, l, NM * d);
+	float *gate = AT(s->gate, l, NM * f), *up = AT(s->up, l, NM * f);
+	float *xout = AT(s->xin, l + 1, NM * d);
+	float scale = 1.0f / sqrtf((float)hd);
+
+	rmsnorm_fwd(s->xn, r1, x, w->attn_norm, N, d, c->rms_norm_eps);
+	mm_fwd(q, s->xn, w->wq, N, qd, d);
+	mm_fwd(k, s->xn, w->wk, N, kvd, d);
+	mm_fwd(v, s->xn, w->wv, N, kvd, d);
+	for (int r = 0; r < N; r++) {
+		size_t t = (size_t)(r % T);
+		const float *cs = s->rope_cos + t * half;
+		const float *sn = s->rope_sin + t * half;
+		rope_apply(q + (size_t)r * qd, H, hd, cs, sn, 1);
+		rope_apply(k + (size_t)r * kvd, KV, hd, cs, sn, 1);
+	}
+	for (int b = 0; b < B; b++) {
+		size_t r0 = (size_t)b * T;
+		for (int h = 0; h < H; h++) {
+			const float *qh = q + r0 * qd + (size_t)h * hd;
+			const float *kh = k + r0 * kvd + (size_t)(h / rep) * hd;
+			const float *vh = v + r0 * kvd + (size_t)(h / rep) * hd;
+			float *att = p + ((size_t)b * H + h) * T * T; /* (T, T) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T,
+				    T, hd, scale, qh, qd, kh, kvd, 0.0f, att,
+				    T);
+			for (int t = 0; t < T; t++) {
+				float *a = att + (size_t)t * T;
+				int len = t + 1; /* causal */
+				float mx = a[0];
+				for (int j = 1; j < len; j++)
+					if (a[j] > mx)
+						mx = a[j];
+				float sum = 0;
+				for (int j = 0; j < len; j++) {
+					a[j] = expf(a[j] - mx);
+					sum += a[j];
+				}
+				for (int j = 0; j < len; j++)
+					a[j] /= sum;
+				for (int j = len; j < T; j++)
+					a[j] = 0;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+				    T, hd, T, 1.0f, att, T, vh, kvd, 0.0f,
+				    ao + r0 * qd + (size_t)h * hd, qd);
+		}
+	}
+	mm_fwd(xmid, ao, w->wo, N, d, qd);
+	size_t nd = (size_t)N * d;
+	for (size_t i = 0; i < nd; i++)
+		xmid[i] += x[i];
+
+	rmsnorm_fwd(s->xn, r2, xmid, w->mlp_norm, N, d, c->rms_norm_eps);
+	mm_fwd(gate, s->xn, w->w_gate, N, f, d);
+	mm_fwd(up, s->xn, w->w_up, N, f, d);
+	swiglu(s->hb, gate, up, (size_t)N * f);
+	mm_fwd(xout, s->hb, w->w_down, N, d, f);
+	for (size_t i = 0; i < nd; i++)
+		xout[i] += xmid[i];
+}
+
+int train_forward(struct train_state *s, const int *tokens, int B, int T,
+		  const float **logits, struct err *e)
+{
+	const struct model *m = s->m;
+	const struct config *c = &m->cfg;
+	int d = c->hidden_size, V = c->vocab_size, L = c->n_layers;
+	if (B < 1 || B > s->max_batch || T < 2 || T > s->max_ctx)
+		return err_set(e, ERR_INVALID,
+			       "train: batch %d x %d tokens outside the state's "
+			       "1..%d x 2..%d",
+			       B, T, s->max_batch, s->max_ctx);
+	int N = B * T;
+	for (int i = 0; i < N; i++)
+		if (tokens[i] < 0 || tokens[i] >= V)
+			return err_set(e, ERR_INVALID,
+				       "train: token id %d is outside the "
+				       "vocabulary (%d)",
+				       tokens[i], V);
+	s->B = B;
+	s->T = T;
+	memcpy(s->tokens, tokens, (size_t)N * sizeof *tokens);
+	for (int i = 0; i < N; i++)
+		memcpy(s->xin + (size_t)i * d, m->embed + (size_t)tokens[i] * d,
+		       (size_t)d * sizeof(float));
+	for (int l = 0; l < L; l++)
+		layer_forward(s, l);
+	size_t NM = (size_t)s->max_batch * s->max_ctx;
+	const float *xf = AT(s->xin, L, NM * d);
+	rmsnorm_fwd(s->xn, s->rf, xf, m->norm, N, d, c->rms_norm_eps);
+	mm_fwd(s->logits, s->xn, m->lm_head, N, V, d);
+	*logits = s->logits;
+	return 0;
+}
+
+/* Layer l's backward: s->dx holds d loss / d (layer output) on entry and
+ * d loss / d (layer input) on return. */
+static void layer_backward(struct train_state *s, int l, struct model *g)
+{
+	const struct model *m = s->m;
+	const struct config *c = &m->cfg;
+	const struct layer_weights *w = &m->layers[l];
+	struct layer_weights *gw = &g->layers[l];
+	int d = c->hidden_size, hd = c->head_dim, H = c->n_heads;
+	int KV = c->n_kv_heads, f = c->intermediate_size;
+	int qd = H * hd, kvd = KV * hd, rep = H / KV, half = hd / 2;
+	int B = s->B, T = s->T, N = B * T;
+	size_t NM = (size_t)s->max_batch * s->max_ctx;
+	const float *x = AT(s->xin, l, NM * d);
+	const float *r1 = AT(s->r1, l, NM), *r2 = AT(s->r2, l, NM);
+	const float *q = AT(s->q, l, NM * qd), *k = AT(s->k, l, NM * kvd);
+	const float *v = AT(s->v, l, NM * kvd), *ao = AT(s->ao, l, NM * qd);
+	const float *p = AT(s->p, l, NM * H * s->max_ctx);
+	const float *xmid = AT(s->xmid, l, NM * d);
+	const float *gate = AT(s->gate, l, NM * f);
+	const float *up = AT(s->up, l, NM * f);
+	float scale = 1.0f / sqrtf((float)hd);
+	size_t nf = (size_t)N * f;
+
+	/* MLP: xout = xmid + down(silu(gate) * up), gate/up of norm(xmid). */
+	swiglu(s->hb, gate, up, nf);
+	mm_dw(gw->w_down, s->dx, s->hb, N, d, f);
+	mm_dx(s->hb, s->dx, w->w_down, N, d, f, 0.0f); /* hb = dh (N, f) */
+	for (size_t i = 0; i < nf; i++) {
+		float gi = gate[i], sg = sigmoidf(gi), dh = s->hb[i];
+		s->du[i] = dh * gi * sg;
+		s->dg[i] = dh * up[i] * sg * (1.0f + gi * (1.0f - sg));
+	}
+	rmsnorm_redo(s->xn, r2, xmid, w->mlp_norm, N, d);
+	mm_dw(gw->w_gate, s->dg, s->xn, N, f, d);
+	mm_dw(gw->w_up, s->du, s->xn, N, f, d);
+	mm_dx(s->dxn, s->dg, w->w_gate, N, f, d, 0.0f);
+	mm_dx(s->dxn, s->du, w->w_up, N, f, d, 1.0f);
+	rmsnorm_bwd(s->dx, gw->mlp_norm, s->dxn, xmid, r2, w->mlp_norm, N, d);
+
+	/* Attention: xmid = x + o(attn(rope(q), rope(k), v)). */
+	mm_dw(gw->wo, s->dx, ao, N, d, qd);
+	mm_dx(s->dao, s->dx, w->wo, N, d, qd, 0.0f);
+	memset(s->dk, 0, (size_t)N * kvd * sizeof(float));
+	memset(s->dv, 0, (size_t)N * kvd * sizeof(float));
+	for (int b = 0; b < B; b++) {
+		size_t r0 = (size_t)b * T;
+		for (int h = 0; h < H; h++) {
+			size_t qo = r0 * qd + (size_t)h * hd;
+			size_t ko = r0 * kvd + (size_t)(h / rep) * hd;
+			const float *att = p + ((size_t)b * H + h) * T * T;
+			float *dp = s->dp;
+			/* dP = dO · V^T (T, T); dV += P^T · dO */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T,
+				    T, hd, 1.0f, s->dao + qo, qd, v + ko, kvd,
+				    0.0f, dp, T);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T,
+				    hd, T, 1.0f, att, T, s->dao + qo, qd, 1.0f,
+				    s->dv + ko, kvd);
+			/* softmax backward: dS = P * (dP - rowsum(P * dP)),
+			 * then the 1/sqrt(hd) of the scores. */
+			for (int t = 0; t < T; t++) {
+				const float *pr = att + (size_t)t * T;
+				float *dr = dp + (size_t)t * T;
+				int len = t + 1;
+				double dot = 0;
+				for (int j = 0; j < len; j++)
+					dot += (double)pr[j] * dr[j];
+				float fd = (float)dot;
+				for (int j = 0; j < len; j++)
+					dr[j] = pr[j] * (dr[j] - fd) * scale;
+				for (int j = len; j < T; j++)
+					dr[j] = 0;
+			}
+			/* dQ = dS · K; dK += dS^T · Q */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+				    T, hd, T, 1.0f, dp, T, k + ko, kvd, 0.0f,
+				    s->dq + qo, qd);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T,
+				    hd, T, 1.0f, dp, T, q + qo, qd, 1.0f,
+				    s->dk + ko, kvd);
+		}
+	}
+	for (int r = 0; r < N; r++) {
+		size_t t = (size_t)(r % T);
+		const float *cs = s->rope_cos + t * half;
+		const float *sn = s->rope_sin + t * half;
+		rope_apply(s->dq + (size_t)r * qd, H, hd, cs, sn, -1);
+		rope_apply(s->dk + (size_t)r * kvd, KV, hd, cs, sn, -1);
+	}
+	rmsnorm_redo(s->xn, r1, x, w->attn_norm, N, d);
+	mm_dw(gw->wq, s->dq, s->xn, N, qd, d);
+	mm_dw(gw->wk, s->dk, s->xn, N, kvd, d);
+	mm_dw(gw->wv, s->dv, s->xn, N, kvd, d);
+	mm_dx(s->dxn, s->dq, w->wq, N, qd, d, 0.0f);
+	mm_dx(s->dxn, s->dk, w->wk, N, kvd, d, 1.0f);
+	mm_dx(s->dxn, s->dv, w->wv, N, kvd, d, 1.0f);
+	rmsnorm_bwd(s->dx, gw->attn_norm, s->dxn, x, r1, w->attn_norm, N, d);
+}
+
+static int same_geometry(const struct config *a, const struct config *b)
+{
+	return a->vocab_size == b->vocab_size &&
+	       a->hidden_size == b->hidden_size &&
+	       a->intermediate_size == b->intermediate_size &&
+	       a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
+	       a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim &&
+	       a->shared_mlp == b->shared_mlp &&
+	       a->tie_word_embeddings == b->tie_word_embeddings;
+}
+
+int train_backward(struct train_state *s, const float *dlogits,
+		   struct model *g, struct err *e)
+{
+	const struct model *m = s->m;
+	const struct config *c = &m->cfg;
+	int d = c->hidden_size, V = c->vocab_size, L = c->n_layers;
+	if (s->B == 0)
+		return err_set(e, ERR_INVALID,
+			       "train: backward without a forward pass");
+	if (!same_geometry(c, &g->cfg) || g->tied != m->tied)
+		return err_set(e, ERR_INVALID,
+			       "train: the gradient model's geometry differs "
+			       "from the model's");
+	int N = s->B * s->T;
+	size_t NM = (size_t)s->max_batch * s->max_ctx;
+	const float *xf = AT(s->xin, L, NM * d);
+
+	/* lm_head and the final norm (tied: g->lm_head is g->embed). */
+	rmsnorm_redo(s->xn, s->rf, xf, m->norm, N, d);
+	mm_dw(g->lm_head, dlogits, s->xn, N, V, d);
+	mm_dx(s->dxn, dlogits, m->lm_head, N, V, d, 0.0f);
+	memset(s->dx, 0, (size_t)N * d * sizeof(float));
+	rmsnorm_bwd(s->dx, g->norm, s->dxn, xf, s->rf, m->norm, N, d);
+	for (int l = L - 1; l >= 0; l--)
+		layer_backward(s, l, g);
+	/* embedding: scatter-add, serial so repeated tokens add in order */
+	for (int i = 0; i < N; i++) {
+		float *ge = g->embed + (size_t)s->tokens[i] * d;
+		const float *dr = s->dx + (size_t)i * d;
+		for (int j = 0; j < d; j++)
+			ge[j] += dr[j];
+	}
+	return 0;
+}
+
+/* The unique tensors of g (model_params' order), malloc'd; -1 on no
+ * memory. */
+static int params_of(struct model *g, struct model_param **out)
+{
+	int n = model_params(g, NULL, 0);
+	*out = malloc((size_t)n * sizeof **out);
+	if (!*out)
+		return -1;
+	model_params(g, *out, n);
+	return n;
+}
+
+void train_zero_grads(struct model *g)
+{
+	struct model_param *ps;
+	int n = params_of(g, &ps);
+	if (n < 0) {
+		/* No memory for the list: walk the tensors directly (zeroing
+		 * an aliased tensor twice is harmless). */
+		const struct config *c = &g->cfg;
+		size_t d = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
+		size_t f = (size_t)c->intermediate_size;
+		size_t qd = (size_t)c->n_heads * c->head_dim;
+		size_t kvd = (size_t)c->n_kv_heads * c->head_dim;
+		memset(g->embed, 0, V * d * sizeof(float));
+		memset(g->lm_head, 0, V * d * sizeof(float));
+		memset(g->norm, 0, d * sizeof(float));
+		for (int l = 0; l < c->n_layers; l++) {
+			struct layer_weights *w = &g->layers[l];
+			memset(w->wq, 0, qd * d * sizeof(float));
+			memset(w->wk, 0, kvd * d * sizeof(float));
+			memset(w->wv, 0, kvd * d * sizeof(float));
+			memset(w->wo, 0, qd * d * sizeof(float));
+			memset(w->attn_norm, 0, d * sizeof(float));
+			memset(w->mlp_norm, 0, d * sizeof(float));
+			memset(w->w_gate, 0, f * d * sizeof(float));
+			memset(w->w_up, 0, f * d * sizeof(float));
+			memset(w->w_down, 0, f * d * sizeof(float));
+		}
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		memset(ps[i].w, 0, (size_t)ps[i].n * sizeof(float));
+	free(ps);
+}
+
+double train_clip_grads(struct model *g, double max_norm)
+{
+	struct model_param *ps;
+	int n = params_of(g, &ps);
+	if (n < 0)
+		return NAN;
+	/* torch: total = norm(stack(norm(g_i))): per-tensor norms first. */
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		double ss = 0;
+		const float *w = ps[i].w;
+		for (uint64_t j = 0; j < ps[i].n; j++)
+			ss += (double)w[j] * w[j];
+		total += ss;
+	}
+	total = sqrt(total);
+	/* torch scales whenever max_norm / (norm + 1e-6) < 1 */
+	if (max_norm > 0 && max_norm / (total + 1e-6) < 1.0) {
+		float coef = (float)(max_norm / (total + 1e-6));
+		for (int i = 0; i < n; i++) {
+			float *w = ps[i].w;
+			for (uint64_t j = 0; j < ps[i].n; j++)
+				w[j] *= coef;
+		}
+	}
+	free(ps);
+	return total;
+}
