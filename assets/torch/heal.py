@@ -581,28 +581,37 @@ def write_ids(path, stream, V, n_docs, sources, cfg):
               "sources": json.dumps(sources)})
 
 
-COPY_SKIP = {"model.safetensors", "model.safetensors.index.json",
+# Files of a model directory that a checkpoint or result writes itself (or
+# never carries over).
+OWN_FILES = {"config.json", "model.safetensors", "model.safetensors.index.json",
              "optimizer.safetensors", "pytorch_model.bin", "model.gguf",
-             "punguza.json", "heal_torch.json", "heal_log.tsv", "checkpoint"}
+             "punguza.json", "heal_state.json", "heal_log.tsv"}
+LOG_HEADER = ("step\ttokens\tlr\tloss\tkl\tce\tgrad_norm\theldout_bpb\t"
+              "heldout_kl\theldout_top1\telapsed_s\n")
+SETTINGS = ("steps", "batch", "ctx", "lr", "warmup", "min_lr_ratio", "beta1",
+            "beta2", "eps", "weight_decay", "clip", "temperature",
+            "kd_weight", "seed", "whole_text")
 
 
-def write_model_dir(out, student_dir, cfg, model, dtype, extra):
-    """Writes OUT atomically: the student's files (tokenizer, vocab_map,
-    generation config, ...) copied, config.json with torch_dtype, and
-    model.safetensors; extra {name: callable(path)} writes more files."""
+def write_out(out, files_dir, cfg, model, dtype, files):
+    """Writes the directory OUT as `punguza heal` does: complete in a
+    temporary beside it, then put in its place (so OUT always holds a
+    complete checkpoint). Copies files_dir's other files (tokenizer,
+    vocab_map.json, generation config, ...), writes config.json (its
+    torch_dtype set), model.safetensors, and files {name: bytes}."""
     parent = os.path.dirname(os.path.abspath(out)) or "."
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=os.path.basename(out) + ".tmp-", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=os.path.basename(os.path.abspath(out))
+                           + ".tmp-", dir=parent)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)
     try:
-        for f in sorted(os.listdir(student_dir)):
-            src = os.path.join(student_dir, f)
-            if f in COPY_SKIP or f == "config.json" or f.startswith(".") \
-                    or not os.path.isfile(src) or f.endswith(".shard"):
-                continue
-            if f.startswith("model-") and f.endswith(".safetensors"):
+        for f in sorted(os.listdir(files_dir)):
+            src = os.path.join(files_dir, f)
+            if f in OWN_FILES or f in files or f.startswith(".") \
+                    or not os.path.isfile(src) \
+                    or (f.startswith("model-") and f.endswith(".safetensors")):
                 continue
             shutil.copy2(src, os.path.join(tmp, f))
         c = dict(cfg)
@@ -613,12 +622,19 @@ def write_model_dir(out, student_dir, cfg, model, dtype, extra):
             json.dump(c, fp, indent=2)
             fp.write("\n")
         st_write(os.path.join(tmp, "model.safetensors"),
-                 {k: v.to(dtype) for k, v in model.hf_state_dict().items()})
-        for name, fn in extra.items():
-            fn(os.path.join(tmp, name))
+                 {k: v.detach().cpu().to(dtype)
+                  for k, v in model.hf_state_dict().items()})
+        for name, data in files.items():
+            if callable(data):
+                data(os.path.join(tmp, name))
+            else:
+                with open(os.path.join(tmp, name), "wb") as fp:
+                    fp.write(data)
         old = None
         if os.path.exists(out):
-            old = out + ".old-" + str(os.getpid())
+            old = tempfile.mkdtemp(prefix=os.path.basename(
+                os.path.abspath(out)) + ".old-", dir=parent)
+            os.rmdir(old)
             os.replace(out, old)
         os.replace(tmp, out)
         if old:
@@ -641,6 +657,8 @@ def optimizer_tensors(opt, named):
 
 
 def load_optimizer(opt, named, path):
+    """punguza's AdamW state file (core/adamw.h): "<param>.exp_avg" and
+    ".exp_avg_sq" (F32) for every unique tensor, "step" in the metadata."""
     t, meta = st_read(path)
     step = int(meta.get("step", "0"))
     for name, p, _ in named:
@@ -654,6 +672,7 @@ def load_optimizer(opt, named, path):
                         "exp_avg": a.float().to(p.device).clone(),
                         "exp_avg_sq": b.float().to(p.device).clone()}
     return step
+
 
 # ---------------------------------------------------------------- the loss
 
@@ -689,18 +708,28 @@ def parse_args(argv):
         "(torchrun). See the module docstring (`pydoc heal.py`).")
     p.add_argument("--teacher", help="the original model directory "
                    "(not needed with --kd-weight 0)")
-    p.add_argument("--student", required=True, help="the cut (punguza prune -o)")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    p.add_argument("--student", help="the cut (punguza prune -o); not "
+                   "needed with --resume")
+    p.add_argument("-o", "--out", required=True, help="output directory: "
+                   "checkpoints, then the result")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint in OUT (written by heal.py "
+                   "or by punguza heal): its settings, weights and AdamW "
+                   "moments")
+    p.add_argument("--force", action="store_true",
+                   help="replace a non-empty OUT")
     src = p.add_argument_group("data (one of)")
     src.add_argument("--corpus", action="append", default=[],
                      help="text file, one document per line (repeatable)")
     src.add_argument("--ids", help="pre-tokenized stream (punguza-ids)")
     src.add_argument("--batches", help="fixed batches, replayed in order")
     p.add_argument("--punguza", help="the punguza binary (for --corpus)")
+    p.add_argument("--vocab-map", help="the cut's vocab_map.json (default: "
+                   "the student's or OUT's)")
     p.add_argument("--write-ids", metavar="FILE",
                    help="write the tokenized --corpus as an ids file and exit")
     p.add_argument("--dump-batches", metavar="FILE",
-                   help="also write the batches this run samples")
+                   help="also write the batches this run reads")
     p.add_argument("--steps", type=int, default=0,
                    help="optimizer steps (default 600)")
     p.add_argument("--tokens", type=int, default=0,
@@ -721,41 +750,46 @@ def parse_args(argv):
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--kd-weight", type=float, default=1.0)
+    p.add_argument("--kd-weight", type=float, default=None,
+                   help="1 pure KL (default with a teacher), 0 pure CE")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--dtype", choices=("f32", "bf16", "f16"),
-                   help="output weights (default: the student's)")
-    p.add_argument("--save-every", type=int, default=0,
-                   help="write OUT/checkpoint every K steps")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/checkpoint")
-    p.add_argument("--fresh-optimizer", action="store_true",
-                   help="ignore the student's optimizer.safetensors")
-    p.add_argument("--no-optimizer-out", action="store_true",
-                   help="do not write OUT/optimizer.safetensors")
+    p.add_argument("--whole-text", action="store_true",
+                   help="the ids file holds whole files (punguza heal "
+                   "--whole-text --plan-torch); not with --corpus")
+    p.add_argument("--dtype", choices=("f32", "bf16", "f16"), default="f32",
+                   help="the result's weights (checkpoints are f32)")
+    p.add_argument("--ckpt-every", type=int, default=500,
+                   help="checkpoint cadence in steps (500)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads per process (default torch's)")
     p.add_argument("--device", default="",
                    help="cpu or cuda (default cuda when available)")
     p.add_argument("--log-every", type=int, default=1)
     a = p.parse_args(argv)
-    if sum(bool(x) for x in (a.corpus, a.ids, a.batches)) != 1:
+    if sum(bool(x) for x in (a.corpus, a.ids, a.batches)) != 1 \
+            and not a.write_ids:
         p.error("give exactly one of --corpus, --ids, --batches")
+    if a.kd_weight is None:
+        a.kd_weight = 1.0 if a.teacher else 0.0
     if not 0 <= a.kd_weight <= 1:
         p.error("--kd-weight must be in [0, 1]")
     if a.temperature <= 0:
         p.error("--temperature must be > 0")
-    if a.kd_weight > 0 and not a.teacher:
-        p.error("--teacher is needed unless --kd-weight 0")
     if a.ctx < 2 or a.batch < 1:
         p.error("--ctx must be >= 2 and --batch >= 1")
     if a.steps and a.tokens:
         p.error("give --steps or --tokens, not both")
-    if a.tokens:
-        a.steps = max(1, -(-a.tokens // (a.batch * a.ctx)))
-    if not a.steps:
-        a.steps = 600
+    if not a.student and not a.resume:
+        p.error("--student is needed (unless --resume)")
+    if a.whole_text and a.corpus:
+        p.error("--whole-text: tokenize with `punguza heal --whole-text "
+                "--plan-torch DIR` and pass --ids DIR/train.ids")
     return a
+
+
+def read_json(path):
+    with open(path) as fp:
+        return json.load(fp)
 
 
 def main(argv=None):
@@ -763,124 +797,210 @@ def main(argv=None):
     a = parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    device = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = torch.device(a.device or ("cuda" if torch.cuda.is_available()
+                                       else "cpu"))
     if distributed:
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         RANK, WORLD = dist.get_rank(), dist.get_world_size()
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
-    if a.batch % WORLD:
-        fail(f"--batch {a.batch} is not a multiple of the {WORLD} processes", 2)
-    per_rank = a.batch // WORLD
-    micro = a.micro_batch or per_rank
-    if per_rank % micro:
-        fail(f"--micro-batch {micro} does not divide the {per_rank} "
-             f"sequences of each process", 2)
     torch.manual_seed(a.seed)
 
-    # --- models
-    student, scfg = load_model(a.student)
+    # --- where the student comes from: the cut, or OUT's checkpoint
+    state, start, elapsed_base = None, 0, 0.0
+    if a.resume:
+        sp = os.path.join(a.out, "heal_state.json")
+        if not os.path.exists(sp):
+            fail(f"'{a.out}' holds no heal checkpoint (no heal_state.json): "
+                 f"nothing to resume")
+        state = read_json(sp)
+        if state.get("format") != "punguza-heal-state":
+            fail(f"'{sp}': not a punguza heal state")
+        if state.get("done"):
+            warn(f"'{a.out}' is a finished heal: nothing to do")
+            return 0
+        hs = state["recipe"]["heal"]
+        for k in SETTINGS:
+            if k in hs:
+                setattr(a, k, type(getattr(a, k))(hs[k]))
+        start = int(state["step"])
+        elapsed_base = float(state.get("elapsed", 0))
+        model_dir = a.out
+    else:
+        if os.path.isdir(a.out) and os.listdir(a.out) and not a.force:
+            fail(f"'{a.out}' exists and is not empty (--force replaces it, "
+                 f"--resume continues it)", 2)
+        model_dir = a.student
+    student, scfg = load_model(model_dir)
     V = student.g["V"]
-    if a.resume and os.path.isdir(os.path.join(a.out, "checkpoint")):
-        ck = os.path.join(a.out, "checkpoint")
-        student.load_hf(model_file_tensors(ck), ck)
+
+    # --- the teacher, read through the cut's vocabulary map
     teacher = keep = None
+    vm = a.vocab_map or next(
+        (os.path.join(d, "vocab_map.json") for d in (model_dir, a.student)
+         if d and os.path.exists(os.path.join(d, "vocab_map.json"))), None)
     if a.kd_weight > 0:
-        teacher, tcfg = load_model(a.teacher)
+        if not a.teacher:
+            fail("--teacher is needed for distillation (kd weight "
+                 f"{a.kd_weight})", 2)
+        teacher, _ = load_model(a.teacher)
         teacher.eval().requires_grad_(False)
-        vm = os.path.join(a.student, "vocab_map.json")
-        if os.path.exists(vm):
-            with open(vm) as fp:
-                keep = json.load(fp)["keep"]
-            if len(keep) != V or max(keep) >= teacher.g["V"]:
+        if vm:
+            keep = read_json(vm)["keep"]
+            if len(keep) != V or max(keep) >= teacher.g["V"] or min(keep) < 0:
                 fail(f"'{vm}': its keep list does not fit the student "
-                     f"({len(keep)} ids for V {V}) and teacher "
+                     f"({len(keep)} ids for V {V}) and the teacher "
                      f"(V {teacher.g['V']})")
             keep = torch.tensor(keep, dtype=torch.int64, device=device)
         elif teacher.g["V"] != V:
-            fail(f"'{a.student}' has no vocab_map.json but its vocabulary "
-                 f"({V}) differs from the teacher's ({teacher.g['V']})")
+            fail(f"no vocab_map.json (--vocab-map) but the student's "
+                 f"vocabulary ({V}) differs from the teacher's "
+                 f"({teacher.g['V']})")
         teacher.to(device)
 
     # --- data
     stream = fixed = None
-    sources = []
     if a.batches:
         bt, _ = st_read(a.batches)
         fixed = (bt["tokens"].long(), bt["targets"].long())
         if fixed[0].dim() != 3 or fixed[0].shape != fixed[1].shape:
-            fail(f"'{a.batches}': tokens and targets must be [steps, batch, ctx]")
-        a.steps = min(a.steps, fixed[0].shape[0]) if a.steps else fixed[0].shape[0]
+            fail(f"'{a.batches}': tokens and targets must be "
+                 f"[steps, batch, ctx]")
+        a.steps = min(a.steps, fixed[0].shape[0]) if a.steps \
+            else fixed[0].shape[0]
         a.batch, a.ctx = fixed[0].shape[1], fixed[0].shape[2]
-        if a.batch % WORLD:
-            fail(f"'{a.batches}': batch {a.batch} is not a multiple of {WORLD}")
-        per_rank = a.batch // WORLD
-        micro = a.micro_batch or per_rank
-        if fixed[0].max() >= V or fixed[0].min() < 0 or fixed[1].max() >= V:
+        if int(fixed[0].min()) < 0 or int(fixed[0].max()) >= V \
+                or int(fixed[1].max()) >= V:
             fail(f"'{a.batches}': ids outside 0..{V - 1}")
+        sources = [{"name": os.path.basename(a.batches),
+                    "bytes": os.path.getsize(a.batches),
+                    "checksum": fnv1a64(a.batches)}]
     elif a.ids:
         stream, meta = load_ids(a.ids, V)
-        sources = [{"name": os.path.basename(a.ids), "checksum": fnv1a64(a.ids)}]
+        if (meta.get("mode", "lines") == "whole") != a.whole_text:
+            fail(f"'{a.ids}' holds {meta.get('mode', 'lines')} documents; "
+                 f"the heal wants {'whole' if a.whole_text else 'lines'} "
+                 f"(--whole-text)")
+        sources = json.loads(meta.get("sources", "[]"))
     else:
-        stream, n_docs = tokenize_corpus(a.corpus, a.student, scfg,
+        files = a.corpus
+        stream, n_docs = tokenize_corpus(files, model_dir, scfg,
                                          find_punguza(a.punguza))
         sources = [{"name": os.path.basename(f), "bytes": os.path.getsize(f),
-                    "checksum": fnv1a64(f)} for f in a.corpus]
+                    "checksum": fnv1a64(f)} for f in files]
         if a.write_ids:
             if RANK == 0:
                 write_ids(a.write_ids, stream, V, n_docs, sources, scfg)
                 warn(f"wrote {stream.numel()} tokens of {n_docs} documents "
                      f"to '{a.write_ids}'")
             return 0
-    sampler = Sampler(stream, a.ctx, a.seed) if stream is not None else None
+    if state is not None:
+        had = [(d["name"], d["checksum"])
+               for d in state["recipe"]["heal"].get("data", [])]
+        got = [(d["name"], d["checksum"]) for d in sources]
+        if [c for _, c in had] != [c for _, c in got]:
+            fail(f"'{a.out}' was healed on {had}; this data is {got}")
+    if a.tokens and state is None:
+        a.steps = max(1, -(-a.tokens // (a.batch * a.ctx)))
+    if not a.steps:
+        a.steps = 600
     if a.warmup < 0:
         a.warmup = min(100, max(1, a.steps // 20))
+    if a.batch % WORLD:
+        fail(f"batch {a.batch} is not a multiple of the {WORLD} processes", 2)
+    per_rank = a.batch // WORLD
+    micro = a.micro_batch or per_rank
+    if per_rank % micro:
+        fail(f"--micro-batch {micro} does not divide the {per_rank} "
+             f"sequences of each process", 2)
+    sampler = Sampler(stream, a.ctx, a.seed) if stream is not None else None
+
+    # --- the recipe and log that travel with the weights
+    if state is not None:
+        recipe = state["recipe"]
+    elif a.student and os.path.exists(os.path.join(a.student, "punguza.json")):
+        recipe = read_json(os.path.join(a.student, "punguza.json"))
+    else:
+        recipe = None
+    log_lines = [LOG_HEADER]
+    if state is not None and os.path.exists(os.path.join(a.out, "heal_log.tsv")):
+        with open(os.path.join(a.out, "heal_log.tsv")) as fp:
+            for ln in fp.readlines()[1:]:
+                f0 = ln.split("\t", 1)[0]
+                if f0.isdigit() and int(f0) <= start:
+                    log_lines.append(ln)
 
     # --- optimizer
     student.to(device)
     named = student.unique_params()
-    decay = [p for _, p, norm in named if not norm]
-    nodecay = [p for _, p, norm in named if norm]
-    opt_kw = dict(lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps)
+    groups = [{"params": [p for _, p, nrm in named if not nrm],
+               "weight_decay": a.weight_decay},
+              {"params": [p for _, p, nrm in named if nrm],
+               "weight_decay": 0.0}]
+    kw = dict(lr=a.lr, betas=(a.beta1, a.beta2), eps=a.eps)
     try:
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": a.weight_decay},
-             {"params": nodecay, "weight_decay": 0.0}], foreach=False, **opt_kw)
-    except TypeError:  # torch without the foreach argument
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": a.weight_decay},
-             {"params": nodecay, "weight_decay": 0.0}], **opt_kw)
-    start = 0
-    ckdir = os.path.join(a.out, "checkpoint")
-    if a.resume and os.path.isdir(ckdir):
-        load_optimizer(opt, named, os.path.join(ckdir, "optimizer.safetensors"))
-        with open(os.path.join(ckdir, "trainer.json")) as fp:
-            start = json.load(fp)["step"]
-        warn(f"resuming at step {start} from '{ckdir}'")
-    elif not a.fresh_optimizer and os.path.exists(
-            os.path.join(a.student, "optimizer.safetensors")):
-        s0 = load_optimizer(opt, named,
-                            os.path.join(a.student, "optimizer.safetensors"))
-        warn(f"loaded the student's AdamW moments ({s0} steps taken)")
+        opt = torch.optim.AdamW(groups, foreach=False, **kw)
+    except TypeError:  # a torch without the foreach argument
+        opt = torch.optim.AdamW(groups, **kw)
+    if state is not None:
+        op = os.path.join(a.out, "optimizer.safetensors")
+        got = load_optimizer(opt, named, op)
+        if got != start:
+            fail(f"'{op}': {got} optimizer steps, but the state says "
+                 f"step {start}")
+        warn(f"resuming '{a.out}' at step {start} of {a.steps}")
 
     model = student
     if distributed:
         model = nn.parallel.DistributedDataParallel(
-            student, device_ids=[device.index] if device.type == "cuda" else None)
-
+            student, device_ids=[device.index] if device.type == "cuda"
+            else None)
     n_params = sum(p.numel() for _, p, _ in named)
     warn(f"{WORLD} process(es) on {device.type}, student {n_params:,} "
          f"parameters, {a.steps} steps x {a.batch} x {a.ctx} tokens"
-         + (f", stream {stream.numel():,} tokens" if stream is not None else ""))
+         + (f", stream {stream.numel():,} tokens" if stream is not None
+            else ""))
 
-    dumped_t, dumped_y = [], []
-    log = []
+    def heal_section():
+        h = {k: getattr(a, k) for k in SETTINGS}
+        h.update({"pool": 0, "threads": torch.get_num_threads(),
+                  "data": sources})
+        return h
+
+    t_run = time.time()
+
+    def checkpoint(step, done):
+        rec = dict(recipe) if recipe is not None else {
+            "format": "punguza-recipe", "version": 1}
+        rec["heal"] = heal_section()
+        el = elapsed_base + time.time() - t_run
+        st = {"format": "punguza-heal-state", "step": step, "done": done,
+              "elapsed": round(el, 3), "recipe": rec,
+              "writer": {"program": "heal.py", "processes": WORLD,
+                         "device": device.type, "torch": torch.__version__}}
+        files = {"heal_log.tsv": "".join(log_lines).encode(),
+                 "heal_state.json":
+                 (json.dumps(st, indent=1) + "\n").encode()}
+        if recipe is not None:
+            files["punguza.json"] = (json.dumps(rec, indent=1) + "\n").encode()
+        if vm and not os.path.exists(os.path.join(model_dir, "vocab_map.json")):
+            with open(vm, "rb") as fp:
+                files["vocab_map.json"] = fp.read()
+        if not done:
+            sd, ostep = optimizer_tensors(opt, named)
+            files["optimizer.safetensors"] = \
+                lambda path: st_write(path, sd, {"step": ostep})
+        dtype = {"f32": torch.float32, "bf16": torch.bfloat16,
+                 "f16": torch.float16}[a.dtype] if done else torch.float32
+        write_out(a.out, model_dir if os.path.isdir(model_dir) else a.out,
+                  scfg, student, dtype, files)
+
+    # --- the loop
     if RANK == 0:
         print("step\tlr\tloss\tkl\tce\ttop1\tgnorm\ttokens_per_s", flush=True)
-    t_run = time.time()
+    dumped_t, dumped_y = [], []
     tokens_done = 0
     for step in range(start, a.steps):
         t0 = time.time()
@@ -896,16 +1016,17 @@ def main(argv=None):
             dumped_t.append(x)
             dumped_y.append(y)
         x, y = x.to(device), y.to(device)
-        sums = torch.tensor([float((y >= 0).sum())], dtype=torch.float64,
-                            device=device)
+        cnt = torch.tensor([float((y >= 0).sum())], dtype=torch.float64,
+                           device=device)
         if distributed:
-            dist.all_reduce(sums)
-        n_global = max(1.0, float(sums[0]))
-        stats = torch.zeros(5, dtype=torch.float64, device=device)
+            dist.all_reduce(cnt)
+        n_global = max(1.0, float(cnt[0]))
+        stats = torch.zeros(4, dtype=torch.float64, device=device)
         opt.zero_grad(set_to_none=True)
         n_micro = per_rank // micro
         for k in range(n_micro):
-            xs, ys = x[k * micro:(k + 1) * micro], y[k * micro:(k + 1) * micro]
+            xs = x[k * micro:(k + 1) * micro]
+            ys = y[k * micro:(k + 1) * micro]
             tl = None
             if teacher is not None:
                 with torch.no_grad():
@@ -913,41 +1034,39 @@ def main(argv=None):
                     if keep is not None:
                         tl = tl.index_select(-1, keep)
                     tl = tl.reshape(-1, tl.shape[-1]).float()
-            ctx_mgr = model.no_sync() if distributed and k < n_micro - 1 \
-                else _null()
-            with ctx_mgr:
+            sync = distributed and k < n_micro - 1
+            with (model.no_sync() if sync else _null()):
                 s = model(xs).reshape(-1, V).float()
                 loss, kl, ce, top1 = distill_sums(s, tl, ys.reshape(-1),
                                                   a.temperature, a.kd_weight)
-                # DDP averages gradients over the ranks: scale so the
-                # result is the mean over every scored row of the step.
+                # DDP averages gradients over the ranks: this scale makes
+                # the result the mean over every scored row of the step.
                 (loss * (WORLD / n_global)).backward()
             stats += torch.stack([loss.detach().double(), kl.double(),
-                                  ce.double(), top1.double(),
-                                  torch.tensor(0.0, dtype=torch.float64,
-                                               device=device)])
+                                  ce.double(), top1.double()])
         if distributed:
             dist.all_reduce(stats)
+        params = [p for _, p, _ in named]
         if a.clip > 0:
-            gnorm = float(torch.nn.utils.clip_grad_norm_(
-                [p for _, p, _ in named], a.clip))
+            gnorm = float(torch.nn.utils.clip_grad_norm_(params, a.clip))
         else:
             gnorm = float(torch.norm(torch.stack(
-                [p.grad.norm() for _, p, _ in named if p.grad is not None])))
+                [p.grad.norm() for p in params if p.grad is not None])))
         opt.step()
         tokens_done += a.batch * a.ctx
-        dt = time.time() - t0
-        row = (step + 1, lr, float(stats[0]) / n_global,
-               float(stats[1]) / n_global, float(stats[2]) / n_global,
-               float(stats[3]) / n_global if teacher is not None else 0.0,
-               gnorm, a.batch * a.ctx / max(dt, 1e-9))
-        log.append(row)
-        if RANK == 0 and ((step + 1) % a.log_every == 0 or step + 1 == a.steps):
-            print("%d\t%.9g\t%.9g\t%.9g\t%.9g\t%.6f\t%.9g\t%.1f" % row,
-                  flush=True)
-        if a.save_every and (step + 1) % a.save_every == 0 and step + 1 < a.steps:
+        s1 = step + 1
+        m = [float(v) / n_global for v in stats]
+        log_lines.append("%d\t%d\t%.6e\t%.6f\t%.6f\t%.6f\t%.6f\t\t\t\t%.1f\n" % (
+            s1, s1 * a.batch * a.ctx, lr, m[0], m[1], m[2], gnorm,
+            elapsed_base + time.time() - t_run))
+        if RANK == 0 and (s1 % a.log_every == 0 or s1 == a.steps):
+            print("%d\t%.9g\t%.9g\t%.9g\t%.9g\t%.6f\t%.9g\t%.1f" % (
+                s1, lr, m[0], m[1], m[2], m[3] if teacher is not None else 0,
+                gnorm, a.batch * a.ctx / max(time.time() - t0, 1e-9)),
+                flush=True)
+        if a.ckpt_every and s1 % a.ckpt_every == 0 and s1 < a.steps:
             if RANK == 0:
-                save_checkpoint(a, scfg, student, opt, named, step + 1)
+                checkpoint(s1, False)
             if distributed:
                 dist.barrier()
     elapsed = time.time() - t_run
@@ -964,38 +1083,12 @@ def main(argv=None):
             st_write(a.dump_batches, {"tokens": t_all.to(torch.int32),
                                       "targets": y_all.to(torch.int32)},
                      {"format": "punguza-batches", "version": "1"})
-
     if RANK == 0:
-        sd, opt_step = optimizer_tensors(opt, named)
-        settings = {k: v for k, v in vars(a).items() if k not in ("punguza",)}
-        settings.update({"processes": WORLD, "sources": sources,
-                         "optimizer_steps_total": opt_step,
-                         "elapsed_s": round(elapsed, 3),
-                         "tokens": tokens_done,
-                         "tokens_per_s": round(tokens_done / max(elapsed, 1e-9), 1)})
-
-        def w_settings(path):
-            with open(path, "w") as fp:
-                json.dump(settings, fp, indent=2)
-                fp.write("\n")
-
-        def w_log(path):
-            with open(path, "w") as fp:
-                fp.write("step\tlr\tloss\tkl\tce\ttop1\tgnorm\ttokens_per_s\n")
-                for r in log:
-                    fp.write("%d\t%.9g\t%.9g\t%.9g\t%.9g\t%.6f\t%.9g\t%.1f\n" % r)
-        extra = {"heal_torch.json": w_settings, "heal_log.tsv": w_log}
-        if not a.no_optimizer_out and sd:
-            extra["optimizer.safetensors"] = \
-                lambda p: st_write(p, sd, {"step": opt_step})
-        dtype = {"f32": torch.float32, "bf16": torch.bfloat16,
-                 "f16": torch.float16}.get(a.dtype) or {
-            "float32": torch.float32, "bfloat16": torch.bfloat16,
-            "float16": torch.float16}.get(scfg.get("torch_dtype"), torch.float32)
-        write_model_dir(a.out, a.student, scfg, student.cpu(), dtype, extra)
+        student.cpu()
+        checkpoint(a.steps, True)
         warn(f"{a.steps - start} steps, {tokens_done:,} tokens in "
              f"{elapsed:.1f} s ({tokens_done / max(elapsed, 1e-9):,.0f} "
-             f"tokens/s); wrote '{a.out}'")
+             f"tokens/s, {WORLD} process(es)); wrote '{a.out}'")
     if distributed:
         dist.barrier()
         dist.destroy_process_group()
@@ -1008,20 +1101,6 @@ class _null:
 
     def __exit__(self, *exc):
         return False
-
-
-def save_checkpoint(a, scfg, student, opt, named, step):
-    ck = os.path.join(a.out, "checkpoint")
-    sd, opt_step = optimizer_tensors(opt, named)
-
-    def w_trainer(path):
-        with open(path, "w") as fp:
-            json.dump({"step": step}, fp)
-    os.makedirs(a.out, exist_ok=True)
-    write_model_dir(ck, a.student, scfg, student, torch.float32,
-                    {"optimizer.safetensors":
-                     lambda p: st_write(p, sd, {"step": opt_step}),
-                     "trainer.json": w_trainer})
 
 
 if __name__ == "__main__":
