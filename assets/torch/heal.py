@@ -760,6 +760,9 @@ def parse_args(argv):
                    help="the result's weights (checkpoints are f32)")
     p.add_argument("--ckpt-every", type=int, default=500,
                    help="checkpoint cadence in steps (500)")
+    p.add_argument("--stop-at", type=int, default=0, metavar="STEP",
+                   help="write a checkpoint after STEP and exit (--resume "
+                   "continues it, here or in punguza heal)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads per process (default torch's)")
     p.add_argument("--device", default="",
@@ -1002,7 +1005,8 @@ def main(argv=None):
         print("step\tlr\tloss\tkl\tce\ttop1\tgnorm\ttokens_per_s", flush=True)
     dumped_t, dumped_y = [], []
     tokens_done = 0
-    for step in range(start, a.steps):
+    last = min(a.steps, a.stop_at) if a.stop_at > start else a.steps
+    for step in range(start, last):
         t0 = time.time()
         lr = lr_at(step + 1, a)
         for g in opt.param_groups:
@@ -1085,8 +1089,8 @@ def main(argv=None):
                      {"format": "punguza-batches", "version": "1"})
     if RANK == 0:
         student.cpu()
-        checkpoint(a.steps, True)
-        warn(f"{a.steps - start} steps, {tokens_done:,} tokens in "
+        checkpoint(last, last == a.steps)
+        warn(f"{last - start} steps, {tokens_done:,} tokens in "
              f"{elapsed:.1f} s ({tokens_done / max(elapsed, 1e-9):,.0f} "
              f"tokens/s, {WORLD} process(es)); wrote '{a.out}'")
     if distributed:
