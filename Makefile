@@ -4,6 +4,8 @@
 #   make check    same set-up, then every test ("N passed, N failed")
 #   make bench    benchmarks (not part of check)
 #   make fuzz     libFuzzer targets (clang), a few minutes each
+#   make check-torch  the PyTorch scale-out path (assets/torch/heal.py)
+#                 against punguza heal; needs Debian's python3-torch
 #
 # Options: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  O=build-dir
 
@@ -50,7 +52,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 LIB := $(O)/libpunguza.a
 BIN := $(O)/punguza
 
-.PHONY: all deps run check test bench fuzz clean install uninstall tiny-model
+.PHONY: all deps run check check-torch test bench fuzz clean install uninstall tiny-model
 
 all: $(BIN)
 
@@ -73,6 +75,12 @@ check: deps
 
 test: $(BIN) $(TEST_BIN)
 	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/tui/test_tui.sh
+
+# Not part of check (check needs no Python): skipped with a message
+# when /usr/bin/python3 cannot import torch.
+check-torch: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@O=$(O) sh tests/torch/test_scaleout.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)

@@ -578,7 +578,7 @@ def write_ids(path, stream, V, n_docs, sources, cfg):
               "vocab_size": V, "documents": n_docs, "mode": "lines",
               "bos": cfg.get("bos_token_id", -1),
               "eos": cfg.get("eos_token_id", -1),
-              "sources": json.dumps(sources)})
+              "sources": json.dumps(sources, separators=(",", ":"))})
 
 
 # Files of a model directory that a checkpoint or result writes itself (or
