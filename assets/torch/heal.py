@@ -54,15 +54,27 @@ exact. The last position of each row is not scored. Learning rate of step
 s (1-based): lr * s / warmup up to warmup, then lr * (r + (1 - r) * (1 +
 cos(pi * (s - warmup) / (steps - warmup))) / 2), r = --min-lr-ratio.
 
-Checkpoints (--save-every K): OUT/checkpoint/ (the student as a model
-directory, optimizer.safetensors, trainer.json); --resume continues from
-it. At the end rank 0 writes OUT: config.json (the student's, torch_dtype
-set), model.safetensors (--dtype; default the student's), the student's
-tokenizer and other files, optimizer.safetensors (AdamW moments in
-punguza's format: "<param>.exp_avg" / ".exp_avg_sq", F32, "step" in the
-metadata; a shared MLP is "model.mlp.*"), heal_torch.json (the settings)
-and heal_log.tsv. An optimizer.safetensors in the student directory (a
-punguza heal's) is loaded unless --fresh-optimizer.
+OUT is written exactly as `punguza heal` writes it, so either program
+continues the other's checkpoint (--resume here, `punguza heal --resume`
+there) to the same losses as an uninterrupted run:
+  checkpoint (every --ckpt-every steps, and at --stop-at STEP): the
+    student as a model directory with F32 weights, optimizer.safetensors
+    (AdamW's moments in core/adamw.h's format: "<param>.exp_avg" and
+    ".exp_avg_sq", F32, "step" in the metadata; unique tensors under
+    punguza's names, a shared MLP as "model.mlp.*"), heal_log.tsv (step,
+    tokens, lr, loss, kl, ce, grad_norm, three empty held-out columns,
+    elapsed_s) and heal_state.json ({"format": "punguza-heal-state",
+    "step", "done": false, "elapsed", "recipe": the student's punguza.json
+    with its "heal" section = these settings and the data's checksums});
+  result (the last step): the same with "done": true, the weights in
+    --dtype, and no optimizer state.
+The directory is completed beside OUT and renamed into place (rank 0
+writes; the others wait). --resume takes the settings, weights and
+moments from OUT's checkpoint and refuses data whose checksums differ.
+Model files: config.json (the student's, torch_dtype set),
+model.safetensors (the MLP under every layer's names, a shared one too,
+so transformers' LlamaForCausalLM loads it; no lm_head.weight when tied),
+and the student's other files (tokenizer, vocab_map.json, ...) copied.
 
 stdout (rank 0): one TSV line per step: step lr loss kl ce top1 gnorm
 tokens_per_s (after a header line). Chatter goes to stderr.

@@ -145,6 +145,45 @@ else
 	no "heal.py --corpus vs punguza heal: $r $(tail -2 "$T/t3.log")"
 fi
 
+# the other geometry: per-layer MLP (no vulavula auto_map), GQA (4 of 8
+# key/value heads), untied; heal.py stops at 3 and resumes its checkpoint
+"$PY" - "$T/pl" <<'EOF' >"$T/pl.log" 2>&1
+import json, os, shutil, sys
+sys.path.insert(0, "assets/torch")
+import heal, torch
+src, dst = "assets/tiny-inkuba", sys.argv[1]
+os.makedirs(dst)
+for f in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+          "special_tokens_map.json"):
+    shutil.copy(os.path.join(src, f), dst)
+cfg = json.load(open(os.path.join(src, "config.json")))
+m, _ = heal.load_model(src)
+hd, kv = cfg["hidden_size"] // cfg["num_attention_heads"], 4
+g = torch.Generator().manual_seed(0)
+out = {}
+for k, v in m.hf_state_dict().items():
+    v = v.float().clone()
+    if "k_proj" in k or "v_proj" in k:
+        v = v[:kv * hd].clone()
+    if ".mlp." in k:
+        v = v + 0.01 * torch.randn(v.shape, generator=g)
+    out[k] = v
+del cfg["auto_map"]
+cfg.update(num_key_value_heads=kv, torch_dtype="float32")
+json.dump(cfg, open(os.path.join(dst, "config.json"), "w"), indent=1)
+heal.st_write(os.path.join(dst, "model.safetensors"), out)
+EOF
+PL="--steps 6 --batch 4 --ctx 64"
+"$P" heal "$T/pl" --teacher assets/tiny-inkuba --corpus "$T/train.txt" $PL \
+	--threads 1 -o "$T/plc" >>"$T/pl.log" 2>&1 &&
+	$RUN --teacher assets/tiny-inkuba --student "$T/pl" --corpus "$T/train.txt" \
+		$PL --stop-at 3 -o "$T/plt" >/dev/null 2>>"$T/pl.log" &&
+	$RUN --teacher assets/tiny-inkuba --corpus "$T/train.txt" --resume \
+		-o "$T/plt" >/dev/null 2>>"$T/pl.log" &&
+	r=$(cmp_logs "$T/plt/heal_log.tsv" "$T/plc/heal_log.tsv" 1e-4) &&
+	ok "per-layer MLP + GQA + untied, heal.py stop/resume = punguza heal: $r" ||
+	no "per-layer MLP + GQA: ${r:-} $(tail -3 "$T/pl.log")"
+
 # --- 3. DDP: 2 processes (gloo, loopback) read the same rows and give
 # the same losses as one
 # --redirects 1 --tee 1: torchrun 1.13's default crashes under Python 3.11
