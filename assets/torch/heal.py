@@ -169,10 +169,20 @@ def model_file_tensors(d):
     if os.path.exists(single):
         return st_read(single)[0]
     index = os.path.join(d, "model.safetensors.index.json")
+    binf = os.path.join(d, "pytorch_model.bin")
+    if not os.path.exists(index) and os.path.exists(binf):
+        # InkubaLM's own checkpoint: a PyTorch zip, read without running
+        # any pickled code (weights_only)
+        try:
+            sd = torch.load(binf, map_location="cpu", weights_only=True)
+        except TypeError:
+            fail(f"'{binf}': this torch cannot load pickles safely "
+                 f"(weights_only); write model.safetensors with "
+                 f"`punguza prune {d} -o DIR`")
+        return {k: v for k, v in sd.items() if torch.is_tensor(v)}
     if not os.path.exists(index):
-        raise FileNotFoundError(
-            f"'{d}': no model.safetensors (convert a .bin checkpoint with "
-            f"`punguza prune DIR -o OUT`, which writes one)")
+        raise FileNotFoundError(f"'{d}': no model.safetensors, shards or "
+                                f"pytorch_model.bin")
     with open(index) as fp:
         files = sorted(set(json.load(fp)["weight_map"].values()))
     out = {}
