@@ -580,6 +580,86 @@ static int teacher_logits(struct run *r, int B, int T, struct err *e)
 	return 0;
 }
 
+/* distill_loss is serial; with two or more BLAS threads heal splits the
+ * rows in two halves on two threads and recombines them. Each half's
+ * gradient is scaled from its own row count to the whole block's, so the
+ * result is the whole block's loss to float rounding, and deterministic
+ * for a given thread count. */
+struct half {
+	const float *s, *t;
+	const int *y;
+	size_t n;
+	int V;
+	const struct distill_opts *o;
+	float *dl;
+	struct distill_stats st;
+	struct err e;
+	int rc;
+};
+
+static void *half_main(void *arg)
+{
+	struct half *h = arg;
+	h->rc = distill_loss(h->s, h->t, h->y, h->n, h->V, h->o, h->dl, &h->st,
+			     &h->e);
+	return NULL;
+}
+
+static int distill_split(const float *s, const float *t, const int *y,
+			 size_t n, int V, const struct distill_opts *o,
+			 float *dl, struct distill_stats *st, struct err *e)
+{
+	if (openblas_get_num_threads() < 2 || n < 64)
+		return distill_loss(s, t, y, n, V, o, dl, st, e);
+	size_t m = n / 2, Vz = (size_t)V;
+	struct half h[2];
+	memset(h, 0, sizeof h);
+	h[0].s = s;
+	h[0].t = t;
+	h[0].y = y;
+	h[0].n = m;
+	h[0].dl = dl;
+	h[1].s = s + m * Vz;
+	h[1].t = t ? t + m * Vz : NULL;
+	h[1].y = y + m;
+	h[1].n = n - m;
+	h[1].dl = dl + m * Vz;
+	h[0].V = h[1].V = V;
+	h[0].o = h[1].o = o;
+	pthread_t th;
+	bool threaded = pthread_create(&th, NULL, half_main, &h[1]) == 0;
+	half_main(&h[0]);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		half_main(&h[1]);
+	for (int i = 0; i < 2; i++)
+		if (h[i].rc) {
+			if (e)
+				*e = h[i].e;
+			return h[i].rc;
+		}
+	size_t na = h[0].st.n_scored, nb = h[1].st.n_scored, nt = na + nb;
+	memset(st, 0, sizeof *st);
+	st->n_scored = nt;
+	if (!nt)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		float f = (float)((double)h[i].st.n_scored / (double)nt);
+		size_t len = h[i].n * Vz;
+		if (f != 1.0f)
+			for (size_t k = 0; k < len; k++)
+				h[i].dl[k] *= f;
+	}
+	double fa = (double)na / nt, fb = (double)nb / nt;
+	st->kl = fa * h[0].st.kl + fb * h[1].st.kl;
+	st->ce = fa * h[0].st.ce + fb * h[1].st.ce;
+	st->top1 = fa * h[0].st.top1 + fb * h[1].st.top1;
+	st->loss = o->kd_weight * o->temperature * o->temperature * st->kl +
+		   (1 - o->kd_weight) * st->ce;
+	return 0;
+}
+
 /* Forward + backward of one batch (already in r->tokens); grads zeroed
  * first. */
 static int fwd_bwd(struct run *r, struct distill_stats *st, struct err *e)
@@ -597,8 +677,8 @@ static int fwd_bwd(struct run *r, struct distill_stats *st, struct err *e)
 	if ((rc = train_forward(r->ts, r->tokens, B, T, &logits, e)))
 		return rc;
 	struct distill_opts dopt = {r->hp.temperature, r->hp.kd_weight};
-	if ((rc = distill_loss(logits, kd ? r->tlogits : NULL, r->targets,
-			       (size_t)B * T, V, &dopt, r->dlogits, st, e)))
+	if ((rc = distill_split(logits, kd ? r->tlogits : NULL, r->targets,
+				(size_t)B * T, V, &dopt, r->dlogits, st, e)))
 		return rc;
 	train_zero_grads(r->grads);
 	return train_backward(r->ts, r->dlogits, r->grads, e);

@@ -16,6 +16,7 @@
 #include "forward.h"
 #include "heal.h"
 #include "heal_data.h"
+#include "job.h"
 #include "model.h"
 #include "recipe.h"
 #include "test.h"
@@ -326,6 +327,25 @@ static void test_runs(void)
 	CHECK(files_equal(tmp("a6/model.safetensors"),
 			  tmp("b6/model.safetensors")));
 
+	/* two threads (distill split in halves): deterministic too, and the
+	 * same losses to rounding */
+	double l1[8], l2[8];
+	opts_for(&o, "t2a");
+	o.hp.steps = 2;
+	o.n_heldout = 0;
+	o.threads = 2;
+	CHECK_EQ_INT(heal_run(&o, NULL, &r, &e), 0);
+	opts_for(&o, "t2b");
+	o.hp.steps = 2;
+	o.n_heldout = 0;
+	o.threads = 2;
+	CHECK_EQ_INT(heal_run(&o, NULL, &r, &e), 0);
+	CHECK(files_equal(tmp("t2a/model.safetensors"),
+			  tmp("t2b/model.safetensors")));
+	CHECK_EQ_INT(log_column(tmp("t2a"), 3, l2, 8), 2);
+	CHECK_EQ_INT(log_column(tmp("a6"), 3, l1, 8), 6);
+	CHECK_NEAR(l1[0], l2[0], 1e-4 * fabs(l1[0]));
+
 	/* cancel after 3 of 6 steps: a checkpoint; resume: the same bytes */
 	opts_for(&o, "c6");
 	o.hp.steps = 6;
@@ -400,6 +420,57 @@ static void test_runs(void)
 	CHECK_EQ_INT(heal_run(&o, NULL, &r, &e), 0);
 	CHECK_EQ_INT(r.hp.n_data, 0);
 	CHECK_EQ_INT(r.hp.pool, 6);
+}
+
+/* The TUI's way: a background job, a monitor to watch, cancel, resume. */
+static void test_job(void)
+{
+	struct heal_monitor mon;
+	struct heal_job hj;
+	struct job j;
+	struct err e = {0};
+	memset(&j, 0, sizeof j);
+	CHECK_EQ_INT(heal_monitor_init(&mon, &e), 0);
+	opts_for(&hj.opts, "job");
+	hj.opts.hp.steps = 400; /* cancelled long before */
+	hj.opts.n_heldout = 1;
+	hj.opts.eval_every = 1000;
+	hj.opts.monitor = &mon;
+	CHECK_EQ_INT(job_start(&j, heal_job_fn, &hj, &e), 0);
+	struct heal_snapshot snap;
+	int polls = 0;
+	do {
+		usleep(20000);
+		heal_monitor_snapshot(&mon, &snap);
+	} while ((!snap.have_point || snap.last.step < 2) && ++polls < 3000);
+	CHECK(snap.have_point && snap.last.step >= 2);
+	CHECK_EQ_INT(snap.last.steps, 400);
+	CHECK(snap.n_evals >= 1 && snap.evals[0].step == 0);
+	job_cancel(&j);
+	CHECK_EQ_INT(job_wait(&j, &e), ERR_CANCELLED);
+	heal_monitor_snapshot(&mon, &snap);
+	CHECK(!snap.running);
+	CHECK(!strcmp(snap.phase, "stopped"));
+	uint64_t at = hj.result.step;
+	CHECK(at >= 2);
+	/* resume as a job, cancel again right away: it went on from `at` */
+	hj.opts.resume = true;
+	CHECK_EQ_INT(job_start(&j, heal_job_fn, &hj, &e), 0);
+	job_cancel(&j);
+	CHECK_EQ_INT(job_wait(&j, &e), ERR_CANCELLED);
+	CHECK_EQ_INT(hj.result.resumed_from, at);
+	job_destroy(&j);
+	heal_monitor_destroy(&mon);
+
+	/* a minutes budget decides the steps and records them */
+	struct heal_opts o;
+	struct heal_result r;
+	opts_for(&o, "min");
+	o.minutes = 0.05;
+	o.n_heldout = 0;
+	CHECK_EQ_INT(heal_run(&o, NULL, &r, &e), 0);
+	CHECK(r.steps >= 1 && r.hp.steps == r.steps && r.step == r.steps);
+	CHECK(r.hp.warmup >= 1);
 }
 
 static void test_refusals(void)
@@ -525,6 +596,7 @@ int main(void)
 		test_corpus_batches();
 		test_runs();
 		test_refusals();
+		test_job();
 	}
 	model_free(student);
 	model_free(teacher);

@@ -14,6 +14,9 @@
 #include "eval.h"
 #include "export.h"
 #include "fileio.h"
+#include "heal.h"
+#include "heal_data.h"
+#include "healcli.h"
 #include "model.h"
 #include "plan.h"
 #include "planopts.h"
@@ -57,7 +60,19 @@ static void usage(FILE *out)
 		"pruned\n"
 		"  --ctx C             evaluation window (default 512 or the "
 		"model's context)\n"
-		"  --tokenizer PATH    tokenizer dir or file (default DIR)\n");
+		"  --tokenizer PATH    tokenizer dir or file (default DIR)\n"
+		"\nCut and heal in one go (punguza heal, the source as the "
+		"teacher):\n"
+		"  --heal-steps N | --heal-tokens N | --heal-minutes M\n"
+		"                      heal the pruned model for this budget "
+		"(KL from the\n"
+		"                      source, defaults of punguza heal; "
+		"--heldout is evaluated)\n"
+		"  --heal-corpus FILE  healing text (repeatable; none: "
+		"data-free distillation)\n"
+		"  --threads N         BLAS threads (a recipe's heal replays "
+		"with its own)\n"
+		"  --no-heal           do not replay a recipe's heal section\n");
 	planopts_help(out);
 }
 
@@ -161,6 +176,12 @@ struct args {
 	int n_corpus, n_calib, ctx;
 	unsigned formats;
 	bool force;
+	/* healing */
+	const char *heal_corpus[MAX_FILES];
+	int n_heal_corpus, threads;
+	unsigned long long heal_steps, heal_tokens;
+	double heal_minutes;
+	bool no_heal;
 };
 
 static int add_file(const char **list, int *n, const char *f)
@@ -207,6 +228,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->force = true;
 			continue;
 		}
+		if (!strcmp(o, "--no-heal")) {
+			a->no_heal = true;
+			continue;
+		}
 		if (planopts_is_flag(o))
 			continue;
 		if (o[0] != '-') {
@@ -250,6 +275,36 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->heldout = v;
 		} else if (!strcmp(o, "--tokenizer")) {
 			a->tok_path = v;
+		} else if (!strcmp(o, "--heal-corpus")) {
+			if (add_file(a->heal_corpus, &a->n_heal_corpus, v))
+				return 2;
+		} else if (!strcmp(o, "--heal-steps") ||
+			   !strcmp(o, "--heal-tokens") ||
+			   !strcmp(o, "--threads")) {
+			if (planopts_long(v, 1, LONG_MAX, &n) ||
+			    (!strcmp(o, "--threads") && n > 1024)) {
+				fprintf(stderr,
+					"punguza: prune: invalid value '%s' "
+					"for %s\n",
+					v, o);
+				return 2;
+			}
+			if (!strcmp(o, "--heal-steps"))
+				a->heal_steps = (unsigned long long)n;
+			else if (!strcmp(o, "--heal-tokens"))
+				a->heal_tokens = (unsigned long long)n;
+			else
+				a->threads = (int)n;
+		} else if (!strcmp(o, "--heal-minutes")) {
+			double x;
+			if (planopts_double(v, &x) || !(x > 0) || x > 1e6) {
+				fprintf(stderr,
+					"punguza: prune: invalid value '%s' "
+					"for --heal-minutes\n",
+					v);
+				return 2;
+			}
+			a->heal_minutes = x;
 		} else if (!strcmp(o, "--ctx")) {
 			if (planopts_long(v, 2, 1 << 20, &n)) {
 				fprintf(stderr,
@@ -279,6 +334,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		usage(stderr);
 		return 2;
 	}
+	if ((a->heal_steps > 0) + (a->heal_tokens > 0) +
+		(a->heal_minutes > 0) >
+	    1) {
+		fprintf(stderr, "punguza: prune: give one of --heal-steps, "
+				"--heal-tokens, --heal-minutes\n");
+		return 2;
+	}
 	if (a->recipe && a->preset) {
 		fprintf(stderr, "punguza: prune: give --recipe or --preset, "
 				"not both\n");
@@ -292,7 +354,8 @@ static int apply_knobs(int argc, char **argv, struct prune_plan *p)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
-		if (o[0] != '-' || !strcmp(o, "--force"))
+		if (o[0] != '-' || !strcmp(o, "--force") ||
+		    !strcmp(o, "--no-heal"))
 			continue;
 		if (planopts_is_flag(o)) {
 			planopts_apply(p, "prune", o, NULL);
@@ -304,6 +367,79 @@ static int apply_knobs(int argc, char **argv, struct prune_plan *p)
 			return 2;
 	}
 	return 0;
+}
+
+/* Heals the pruned model with the source as the teacher and writes the
+ * result (heal.h) instead of a plain export. A recipe's heal section is
+ * replayed when no budget is given; its data must have the recorded
+ * checksums. */
+static int heal_pruned(const struct args *a, const struct recipe *given,
+		       const struct model *src, const struct model *pruned,
+		       const struct tokenizer *ptok,
+		       const struct vocab_keep *keep,
+		       const struct export_opts *xo, struct err *e)
+{
+	struct heal_opts o;
+	struct heal_result res;
+	struct healcli cli;
+	heal_defaults(&o);
+	bool replay = !a->heal_steps && !a->heal_tokens && !a->heal_minutes;
+	if (replay) {
+		o.hp = given->heal;
+		if (o.hp.n_data != a->n_heal_corpus)
+			return err_set(e, ERR_INVALID,
+				       "the recipe's heal read %d corpus files; "
+				       "give them with --heal-corpus (%d given)",
+				       o.hp.n_data, a->n_heal_corpus);
+		for (int i = 0; i < a->n_heal_corpus; i++) {
+			char sum[40];
+			uint64_t bytes;
+			int rc = heal_file_checksum(a->heal_corpus[i], sum,
+						    sizeof sum, &bytes, e);
+			if (rc)
+				return rc;
+			if (strcmp(sum, o.hp.data[i].checksum))
+				return err_set(e, ERR_INVALID,
+					       "'%s' has checksum %s; the "
+					       "recipe healed on '%s' with %s",
+					       a->heal_corpus[i], sum,
+					       o.hp.data[i].name,
+					       o.hp.data[i].checksum);
+		}
+		o.threads = a->threads ? a->threads : o.hp.threads;
+	} else {
+		o.hp.steps = a->heal_steps;
+		o.tokens = a->heal_tokens;
+		o.minutes = a->heal_minutes;
+		o.threads = a->threads;
+	}
+	o.student = pruned;
+	o.student_tok = ptok;
+	o.teacher = src;
+	o.vocab_keep = keep ? keep->keep : NULL;
+	o.corpus = a->heal_corpus;
+	o.n_corpus = a->n_heal_corpus;
+	o.heldout = &a->heldout;
+	o.n_heldout = a->heldout ? 1 : 0;
+	if (a->ctx)
+		o.eval_ctx = a->ctx;
+	o.out_dir = a->out;
+	o.force = a->force;
+	o.protect[0] = a->dir;
+	o.xo = *xo;
+	if (healcli_init(&cli))
+		return err_set(e, ERR_NOMEM, "heal: cannot set up");
+	o.monitor = &cli.mon;
+	struct progress prog = {healcli_progress, &cli};
+	int rc = heal_run(&o, &prog, &res, e);
+	if (cli.tty)
+		fprintf(stderr, "\r\033[K");
+	if (!rc) {
+		printf("\n");
+		healcli_print(&res, a->out);
+	}
+	healcli_done(&cli);
+	return rc;
 }
 
 int cmd_prune(int argc, char **argv)
@@ -505,7 +641,20 @@ int cmd_prune(int argc, char **argv)
 				 .src_tok = keep ? tok : NULL,
 				 .keep = keep,
 				 .name = name};
-	rc = export_model(pruned, &xo, pp, &e);
+	bool heal = a.heal_steps || a.heal_tokens || a.heal_minutes ||
+		    (given.have_heal && !a.no_heal);
+	if (heal) {
+		rc = heal_pruned(&a, &given, src, pruned, ptok ? ptok : tok,
+				 keep, &xo, &e);
+		if (rc == ERR_CANCELLED) {
+			status = healcli_signal_status();
+			status = status ? status : 1;
+			fprintf(stderr, "punguza: %s\n", e.msg);
+			goto out;
+		}
+	} else {
+		rc = export_model(pruned, &xo, pp, &e);
+	}
 	if (tty)
 		fprintf(stderr, "\r\033[K");
 	if (rc)
