@@ -74,7 +74,8 @@ check: deps
 	@$(MAKE) --no-print-directory test
 
 test: $(BIN) $(TEST_BIN)
-	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/test_heal_cli.sh tests/tui/test_tui.sh
+	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/test_heal_cli.sh \
+		tests/torch/test_plan_torch.sh tests/tui/test_tui.sh
 
 # Not part of check (check needs no Python): skipped with a message
 # when /usr/bin/python3 cannot import torch.

@@ -157,7 +157,7 @@ static int write_ids(const char *path, const int *ids, size_t n,
 	cJSON *root = cJSON_Parse(meta_json), *t = NULL, *a;
 	char *hdr = NULL;
 	if (!root)
-		return err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+		return err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 	/* __metadata__ is the first key, as the reference writer puts it */
 	if (!(t = cJSON_AddObjectToObject(root, "tokens")) ||
 	    !cJSON_AddStringToObject(t, "dtype", "I32") ||
@@ -168,7 +168,7 @@ static int write_ids(const char *path, const int *ids, size_t n,
 	    !cJSON_AddItemToArray(a, cJSON_CreateNumber(4.0 * (double)n)) ||
 	    !(hdr = cJSON_PrintUnformatted(root))) {
 		cJSON_Delete(root);
-		return err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+		return err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 	}
 	cJSON_Delete(root);
 	size_t hl = strlen(hdr), pad = (8 - hl % 8) % 8;
@@ -237,21 +237,21 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 	const struct torch_plan_hp *h = &p->hp;
 	if (p->n_corpus < 1 || p->n_corpus > MAX_CORPUS)
 		return err_set(e, ERR_INVALID,
-			       "torch-plan: heal.py needs 1 to %d corpus files "
+			       "heal --plan-torch: heal.py needs 1 to %d corpus files "
 			       "(data-free healing stays in punguza heal)",
 			       MAX_CORPUS);
 	if (h->steps < 1 || h->batch < 1 || h->ctx < 2 || p->nproc < 1)
 		return err_set(e, ERR_INVALID,
-			       "torch-plan: steps, batch and processes must be "
+			       "heal --plan-torch: steps, batch and processes must be "
 			       ">= 1 and ctx >= 2");
 	if (h->batch % p->nproc)
 		return err_set(e, ERR_INVALID,
-			       "torch-plan: batch %d is not a multiple of the "
+			       "heal --plan-torch: batch %d is not a multiple of the "
 			       "%d processes",
 			       h->batch, p->nproc);
 	if (h->kd_weight > 0 && !p->teacher_dir)
 		return err_set(e, ERR_INVALID,
-			       "torch-plan: distillation (kd weight %g) needs "
+			       "heal --plan-torch: distillation (kd weight %g) needs "
 			       "a teacher",
 			       h->kd_weight);
 	char script[4096];
@@ -260,7 +260,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 	else if (paths_asset("torch/heal.py", script, sizeof script) ||
 		 !path_exists(script))
 		return err_set(e, ERR_NOTFOUND,
-			       "torch-plan: cannot find torch/heal.py in the "
+			       "heal --plan-torch: cannot find torch/heal.py in the "
 			       "assets (set PUNGUZA_ASSETS)");
 	struct config cfg;
 	char cpath[4096];
@@ -268,15 +268,30 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 			   e);
 	if (rc || (rc = config_load(cpath, &cfg, e)))
 		return rc;
-	int V = cfg.vocab_size;
+	int V = cfg.vocab_size, mp = cfg.max_position_embeddings;
 	config_free(&cfg);
+	if (!rc && p->teacher_dir &&
+	    !(rc = path_join(cpath, sizeof cpath, p->teacher_dir,
+			     "config.json", e)) &&
+	    !(rc = config_load(cpath, &cfg, e))) {
+		if (cfg.max_position_embeddings < mp)
+			mp = cfg.max_position_embeddings;
+		config_free(&cfg);
+	}
+	if (rc)
+		return rc;
+	if (h->ctx > mp)
+		return err_set(e, ERR_INVALID,
+			       "heal --plan-torch: context %d exceeds the models' "
+			       "positions (%d)",
+			       h->ctx, mp);
 
 	/* the stream, file by file, as heal_data_corpus builds it */
 	int *all = NULL;
 	size_t n = 0;
 	cJSON *sources = cJSON_CreateArray();
 	if (!sources)
-		return err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+		return err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 	for (int i = 0; i < p->n_corpus && !rc; i++) {
 		char *text = NULL;
 		size_t len = 0, k = 0;
@@ -297,7 +312,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 		    !cJSON_AddNumberToObject(o, "bytes", (double)len) ||
 		    !cJSON_AddStringToObject(o, "checksum", ck)) {
 			free(text);
-			rc = err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+			rc = err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 			break;
 		}
 		r->bytes += len;
@@ -313,7 +328,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 		int *na = k ? realloc(all, (n + k) * sizeof *na) : all;
 		if (k && !na) {
 			free(v);
-			rc = err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+			rc = err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 			break;
 		}
 		all = na;
@@ -325,18 +340,18 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 	for (size_t i = 0; !rc && i < n; i++)
 		if (all[i] < 0 || all[i] >= V)
 			rc = err_set(e, ERR_INVALID,
-				     "torch-plan: token id %d is outside the "
+				     "heal --plan-torch: token id %d is outside the "
 				     "student's vocabulary (%d)",
 				     all[i], V);
 	if (!rc && n < (size_t)h->ctx)
 		rc = err_set(e, ERR_INVALID,
-			     "torch-plan: the corpus has %zu tokens, fewer "
+			     "heal --plan-torch: the corpus has %zu tokens, fewer "
 			     "than one sequence of %d",
 			     n, h->ctx);
 	char *src_json = rc ? NULL : cJSON_PrintUnformatted(sources);
 	cJSON_Delete(sources);
 	if (!rc && !src_json)
-		rc = err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+		rc = err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 	if (!rc)
 		rc = mkdir_p(p->plan_dir, e);
 	if (!rc)
@@ -363,7 +378,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 			meta = cJSON_PrintUnformatted(root);
 		cJSON_Delete(root);
 		rc = meta ? write_ids(r->ids_path, all, n, meta, e)
-			  : err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+			  : err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 		free(meta);
 	}
 	free(src_json);
@@ -412,7 +427,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 	       add_u64(c, cap, "--seed", h->seed);
 	if (bad)
 		return err_set(e, ERR_INVALID,
-			       "torch-plan: the command is longer than %zu "
+			       "heal --plan-torch: the command is longer than %zu "
 			       "characters",
 			       cap - 1);
 	char sh[4200], *body = NULL;
@@ -420,7 +435,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 		return rc;
 	size_t bl = strlen(c) + 256;
 	if (!(body = malloc(bl)))
-		return err_set(e, ERR_NOMEM, "torch-plan: out of memory");
+		return err_set(e, ERR_NOMEM, "heal --plan-torch: out of memory");
 	snprintf(body, bl,
 		 "#!/bin/sh\n# written by punguza heal --plan-torch: continue this "
 		 "heal in PyTorch (README: \"When your model\n# outgrows this "
