@@ -42,8 +42,8 @@ Data: the ids are one stream (documents one after another).
   --batches FILE  fixed batches replayed in order instead of sampling: a
                   safetensors file with "tokens" and "targets" (I32,
                   [steps, batch, ctx]; target -1 = not scored);
-                  --dump-batches FILE writes the batches a run samples in
-                  that format (to replay them in `punguza heal`)
+                  --dump-batches FILE writes the batches a run reads in
+                  that format (to inspect them, or replay them elsewhere)
 Sampling: exactly `punguza heal`'s (core/heal_data.h): the stream is cut
 into T-token chunks; each epoch visits every chunk once in an order drawn
 from (seed, epoch), the grid shifted by an offset drawn from (seed,
