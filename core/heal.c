@@ -836,6 +836,10 @@ static int heal_body(struct run *r, const struct progress *prog,
 	if (o->resume) {
 		if ((rc = load_state(r, &start, &done, e)))
 			return rc;
+		/* the recorded thread count, unless told otherwise: the
+		 * same count gives the same bytes */
+		if (o->threads <= 0 && r->hp.threads > 0)
+			openblas_set_num_threads(r->hp.threads);
 		r->res.resumed_from = start;
 		r->res.steps = r->hp.steps;
 		r->res.step = start;

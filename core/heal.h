@@ -70,7 +70,8 @@
  * reference when there is one: bits per byte, KL(teacher‖student), top-1.
  *
  * Threads: opts.threads > 0 sets OpenBLAS's thread count for the run
- * (process-wide; recorded in the recipe).
+ * (process-wide; recorded in the recipe); a resume without it uses the
+ * recorded count.
  *
  * Cancel: prog's callback is asked after every step (and during sampling
  * and evaluation); when it says stop, heal writes a checkpoint of the last
