@@ -990,7 +990,8 @@ def main(argv=None):
 
     def heal_section():
         h = {k: getattr(a, k) for k in SETTINGS}
-        h.update({"pool": 0, "threads": torch.get_num_threads(),
+        # threads: OpenBLAS threads of a punguza heal run; 0 = none recorded
+        h.update({"pool": 0, "threads": 0,
                   "data": sources})
         return h
 
