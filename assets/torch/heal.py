@@ -84,6 +84,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -1029,6 +1030,15 @@ def main(argv=None):
     dumped_t, dumped_y = [], []
     tokens_done = 0
     last = min(a.steps, a.stop_at) if a.stop_at > start else a.steps
+    # Ctrl-C / SIGTERM (a preempted job): finish the step, write a
+    # checkpoint, exit 130 / 143, as punguza heal does
+    stop = [0]
+
+    def on_signal(signum, frame):
+        stop[0] = signum
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    stopped = 0
     for step in range(start, last):
         t0 = time.time()
         lr = lr_at(step + 1, a)
@@ -1091,6 +1101,14 @@ def main(argv=None):
                 s1, lr, m[0], m[1], m[2], m[3] if teacher is not None else 0,
                 gnorm, a.batch * a.ctx / max(time.time() - t0, 1e-9)),
                 flush=True)
+        flag = stop[0]
+        if distributed:  # every rank stops after the same step
+            f = torch.tensor([float(flag)], device=device)
+            dist.all_reduce(f, op=dist.ReduceOp.MAX)
+            flag = int(f[0])
+        if flag and s1 < last:
+            stopped, last = flag, s1
+            break
         if a.ckpt_every and s1 % a.ckpt_every == 0 and s1 < a.steps:
             if RANK == 0:
                 checkpoint(s1, False)
@@ -1116,10 +1134,14 @@ def main(argv=None):
         warn(f"{last - start} steps, {tokens_done:,} tokens in "
              f"{elapsed:.1f} s ({tokens_done / max(elapsed, 1e-9):,.0f} "
              f"tokens/s, {WORLD} process(es)); wrote '{a.out}'")
+        if stopped:
+            warn(f"stopped after step {last} of {a.steps}; checkpoint in "
+                 f"'{a.out}' (--resume continues it, here or in punguza "
+                 f"heal)")
     if distributed:
         dist.barrier()
         dist.destroy_process_group()
-    return 0
+    return 128 + stopped if stopped else 0
 
 
 class _null:

@@ -197,6 +197,32 @@ else
 	no "torchrun x2 vs punguza heal: $r"
 fi
 
+# a preempted torchrun (SIGTERM to the launcher): the ranks finish the
+# step, rank 0 writes a checkpoint, and heal.py --resume finishes it
+$TORCHRUN --standalone --nproc_per_node 2 --redirects 1 --tee 1 $HEAL \
+	--punguza "$P" --threads 1 --teacher assets/tiny-inkuba --student "$T/cut" \
+	--corpus "$T/train.txt" $SET -o "$T/pre" >"$T/pre.log" 2>&1 &
+pid=$!
+n=0
+while [ "$(grep -c '^\[default0\]:[0-9]' "$T/pre.log" 2>/dev/null)" -lt 3 ] &&
+	kill -0 "$pid" 2>/dev/null && [ "$n" -lt 3000 ]; do
+	sleep 0.05
+	n=$((n + 1))
+done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+if grep -q '"done": false' "$T/pre/heal_state.json" 2>/dev/null; then
+	at=$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$T/pre/heal_state.json" | head -n 1)
+	$RUN --teacher assets/tiny-inkuba --corpus "$T/train.txt" --resume \
+		-o "$T/pre" >/dev/null 2>>"$T/pre.log" &&
+		r=$(cmp_logs "$T/pre/heal_log.tsv" "$T/c10/heal_log.tsv" 1e-4) &&
+		ok "torchrun x2 stopped by SIGTERM at step $at, resumed: $r" ||
+		no "torchrun SIGTERM checkpoint -> heal.py --resume: ${r:-}" \
+			"$(tail -3 "$T/pre.log")"
+else
+	skipped "torchrun finished before SIGTERM reached it"
+fi
+
 # --- 4. checkpoints cross over: heal.py stops at step 4, punguza heal
 # --resume finishes; punguza heal is stopped (SIGINT), heal.py --resume
 # finishes; both equal the uninterrupted run
@@ -212,7 +238,7 @@ $RUN --teacher assets/tiny-inkuba --student "$T/cut" --corpus "$T/train.txt" \
 	$SET --threads 1 -o "$T/x2" >"$T/x2.log" 2>&1 &
 pid=$!
 n=0
-while [ "$(grep -c . "$T/x2/heal_log.tsv" 2>/dev/null || echo 0)" -lt 4 ] &&
+while [ "$(cat "$T/x2/heal_log.tsv" 2>/dev/null | grep -c .)" -lt 4 ] &&
 	kill -0 "$pid" 2>/dev/null && [ "$n" -lt 600 ]; do
 	sleep 0.05
 	n=$((n + 1))
