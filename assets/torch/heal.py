@@ -57,7 +57,8 @@ cos(pi * (s - warmup) / (steps - warmup))) / 2), r = --min-lr-ratio.
 OUT is written exactly as `punguza heal` writes it, so either program
 continues the other's checkpoint (--resume here, `punguza heal --resume`
 there) to the same losses as an uninterrupted run:
-  checkpoint (every --ckpt-every steps, and at --stop-at STEP): the
+  checkpoint (every --ckpt-every steps, at --stop-at STEP, and on Ctrl-C
+    or SIGTERM: the step finishes, then exit 130 / 143): the
     student as a model directory with F32 weights, optimizer.safetensors
     (AdamW's moments in core/adamw.h's format: "<param>.exp_avg" and
     ".exp_avg_sq", F32, "step" in the metadata; unique tensors under
