@@ -4,6 +4,8 @@
 #   make check    same set-up, then every test ("N passed, N failed")
 #   make bench    benchmarks (not part of check)
 #   make fuzz     libFuzzer targets (clang), a few minutes each
+#   make check-torch  the PyTorch scale-out path (assets/torch/heal.py)
+#                 against punguza heal; needs Debian's python3-torch
 #
 # Options: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  O=build-dir
 
@@ -55,7 +57,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 LIB := $(O)/libpunguza.a
 BIN := $(O)/punguza
 
-.PHONY: all deps run check test bench fuzz clean install uninstall tiny-model
+.PHONY: all deps run check check-torch test bench fuzz clean install uninstall tiny-model
 
 all: $(BIN)
 
@@ -78,7 +80,14 @@ check: deps
 
 test: $(BIN) $(TEST_BIN) $(O)/bench/genmodel
 	@O=$(O) GENMODEL=$(O)/bench/genmodel sh tests/run.sh $(TEST_BIN) \
-		tests/cli/test_cli.sh tests/test_heal_cli.sh tests/tui/test_tui.sh
+		tests/cli/test_cli.sh tests/test_heal_cli.sh \
+		tests/torch/test_plan_torch.sh tests/tui/test_tui.sh
+
+# Not part of check (check needs no Python): skipped with a message
+# when /usr/bin/python3 cannot import torch.
+check-torch: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@O=$(O) sh tests/torch/test_scaleout.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)

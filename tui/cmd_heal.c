@@ -16,6 +16,7 @@
 #include "planopts.h"
 #include "recipe.h"
 #include "tokenizer.h"
+#include "torch_plan.h"
 
 static void usage(FILE *out)
 {
@@ -70,7 +71,13 @@ static void usage(FILE *out)
 	    "  --threads N        BLAS threads (same count = same bytes)\n"
 	    "  --format LIST      final result: hf (default), gguf, hf,gguf\n"
 	    "  --dtype T          final weights: F32 (default), BF16, F16\n"
-	    "  --json             the summary as one JSON object\n\n"
+	    "  --json             the summary as one JSON object\n"
+	    "  --plan-torch DIR   train nothing: write DIR/train.ids and "
+	    "DIR/torchrun.sh and\n"
+	    "                     print the torchrun command that runs this "
+	    "heal in PyTorch\n"
+	    "                     (assets/torch/heal.py) and writes OUT\n"
+	    "  --nproc N          with --plan-torch: processes per node (1)\n\n"
 	    "Ctrl-C or SIGTERM writes a checkpoint and exits 130 / 143; "
 	    "--resume continues\nit to the same bytes as an uninterrupted "
 	    "run.\n");
@@ -120,6 +127,8 @@ int cmd_heal(int argc, char **argv)
 	const char *corpus[MAX_FILES], *heldout[MAX_FILES];
 	int n_corpus = 0, n_heldout = 0, json = 0;
 	bool kd_given = false;
+	const char *plan_torch = NULL;
+	long nproc = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -163,6 +172,11 @@ int cmd_heal(int argc, char **argv)
 		unsigned long long u;
 		if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
 			o.out_dir = v;
+		} else if (!strcmp(a, "--plan-torch")) {
+			plan_torch = v;
+		} else if (!strcmp(a, "--nproc")) {
+			if (planopts_long(v, 1, 1 << 16, &nproc))
+				return bad_value(a, v);
 		} else if (!strcmp(a, "--teacher")) {
 			teacher_dir = v;
 		} else if (!strcmp(a, "--corpus") || !strcmp(a, "--heldout")) {
@@ -281,6 +295,10 @@ int cmd_heal(int argc, char **argv)
 		}
 		o.hp.kd_weight = 0;
 	}
+	if (plan_torch)
+		return torch_plan_heal(dir, teacher_dir, corpus, n_corpus,
+				       &o.hp, o.tokens, o.minutes, o.out_dir,
+				       plan_torch, (int)nproc, json);
 	o.corpus = corpus;
 	o.n_corpus = n_corpus;
 	o.heldout = heldout;
