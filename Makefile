@@ -72,8 +72,9 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory test
 
-test: $(BIN) $(TEST_BIN)
-	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/tui/test_tui.sh
+test: $(BIN) $(TEST_BIN) $(O)/bench/genmodel
+	@O=$(O) sh tests/run.sh $(TEST_BIN) tests/tui/test_tui.sh \
+		tests/tui/test_signals.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
