@@ -619,9 +619,10 @@ static int gguf_meta(struct gguf_writer *g, const struct model *m,
 		rc = err_set(e, ERR_NOMEM, "gguf: out of memory");
 		goto out;
 	}
-	/* score: -(rank of the first merge producing the piece), so
-	 * llama.cpp's score-ordered merging follows the merge ranks; pieces
-	 * no merge produces rank after every merge. */
+	/* score: a SentencePiece tokenizer's own scores; otherwise -(rank of
+	 * the first merge producing the piece), so llama.cpp's score-ordered
+	 * merging follows the merge ranks; pieces no merge produces rank
+	 * after every merge. */
 	size_t nm = tok_merge_count(tok);
 	for (size_t r = 0; r < nm; r++) {
 		int a, b, res;
@@ -656,8 +657,11 @@ static int gguf_meta(struct gguf_writer *g, const struct model *m,
 			type[i] = 4;
 		else
 			type[i] = 1;
+		float sc;
 		if (type[i] != 1 && type[i] != 4)
 			score[i] = 0;
+		else if (tok_spm_score(tok, i, &sc))
+			score[i] = sc; /* the tokenizer.model's own */
 		else if (!merged[i])
 			score[i] = -(float)(nm + (size_t)i);
 	}
@@ -790,9 +794,13 @@ static int write_all(const struct model *m, const struct export_opts *o,
 		    (rc = write_generation_config(m, o->src_dir, tmp, e)))
 			return rc;
 		if (o->keep && o->src_tok) {
+			struct vocab_files vf;
 			if ((rc = vocab_write_files(o->src_tok, o->keep, tmp,
-						    e)) ||
-			    (rc = write_tokenizer_config(o->src_dir, tmp,
+						    &vf, e)))
+				return rc;
+			if (vf.warning[0])
+				notes_add(o->notes, "warning: %s", vf.warning);
+			if ((rc = write_tokenizer_config(o->src_dir, tmp,
 							 o->keep, e)) ||
 			    (rc = copy_file(o->src_dir, tmp,
 					    "special_tokens_map.json", e)) < 0)

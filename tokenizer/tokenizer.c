@@ -1228,3 +1228,11 @@ bool tok_add_eos(const struct tokenizer *t)
 {
 	return t->n_tpl_post > 0 && t->tpl_post[t->n_tpl_post - 1] == t->eos_id;
 }
+
+bool tok_spm_score(const struct tokenizer *t, int id, float *score)
+{
+	if (!t || t->kind != TOK_SPM || id < 0 || id >= spm_n_pieces(t->spm))
+		return false;
+	*score = spm_score(t->spm, id);
+	return true;
+}

@@ -145,6 +145,8 @@ enum tok_kind {
 	TOK_SPM = 2,    /* SentencePiece tokenizer.model */
 };
 enum tok_kind tok_kind(const struct tokenizer *t);
+/* A TOK_SPM tokenizer's score of piece id (true), else false. */
+bool tok_spm_score(const struct tokenizer *t, int id, float *score);
 const char *tok_path(const struct tokenizer *t); /* the file loaded */
 bool tok_add_bos(const struct tokenizer *t); /* the template starts with BOS */
 bool tok_add_eos(const struct tokenizer *t); /* the template ends with EOS */

@@ -221,8 +221,11 @@ int cmd_vocab(int argc, char **argv)
 	if (vocab_rewrite(t, k, &nt, &e) ||
 	    vocab_count_files(nt, corpus, n_corpus, &opts, &c2, p, &e))
 		goto fail;
-	if (outdir && vocab_write_files(t, k, outdir, &e))
+	struct vocab_files vf = {0};
+	if (outdir && vocab_write_files(t, k, outdir, &vf, &e))
 		goto fail;
+	if (vf.warning[0])
+		fprintf(stderr, "punguza: vocab: warning: %s\n", vf.warning);
 	double tpw0 = c->words ? (double)c->tokens / (double)c->words : 0;
 	double tpw1 = c2->words ? (double)c2->tokens / (double)c2->words : 0;
 	if (*tok_note(t))
