@@ -157,9 +157,11 @@ int export_remove_stale(const char *out_dir, struct export_notes *notes,
 	size_t bl = strlen(base);
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		const char *nm = de->d_name, *x = nm + bl + 5;
-		if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp-", 5) ||
-		    strlen(x) != 6)
+		const char *nm = de->d_name, *x;
+		if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp-", 5))
+			continue;
+		x = nm + bl + 5;
+		if (strlen(x) != 6)
 			continue;
 		bool ok = true;
 		for (int i = 0; i < 6; i++)
