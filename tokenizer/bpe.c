@@ -310,7 +310,8 @@ bool bpe_cut_safe(const struct bpe *b, const char *s, size_t n, size_t p)
 	    memcmp(s + p, "\xe2\x96\x81", 3))
 		return false;
 	uint32_t c = pack_last_char(s, p);
-	return !bsearch(&c, b->cut_bad, b->n_cut_bad, sizeof c, cmp_u32);
+	return !b->n_cut_bad ||
+	       !bsearch(&c, b->cut_bad, b->n_cut_bad, sizeof c, cmp_u32);
 }
 
 int bpe_finish(struct bpe *b, struct err *e)
