@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,149 @@ int export_remove_tree(const char *path, struct err *e)
 	if (!rc && rmdir(path) < 0)
 		rc = err_errno(e, ERR_IO, "cannot remove '%s'", path);
 	return rc;
+}
+
+static void notes_add(struct export_notes *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void notes_add(struct export_notes *n, const char *fmt, ...)
+{
+	if (!n)
+		return;
+	if (n->n >= EXPORT_MAX_NOTES) {
+		n->n_dropped++;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(n->text[n->n++], EXPORT_NOTE_MAX, fmt, ap);
+	va_end(ap);
+}
+
+/* out_dir without trailing slashes, split: dir (or "."), base. */
+static int split_out(const char *out_dir, char *dir, char *base, size_t cap,
+		     struct err *e)
+{
+	size_t n = strlen(out_dir);
+	while (n > 1 && out_dir[n - 1] == '/')
+		n--;
+	size_t s = n;
+	while (s > 0 && out_dir[s - 1] != '/')
+		s--;
+	if (n - s == 0 || n - s >= cap || s >= cap)
+		return err_set(e, ERR_INVALID, "'%s': not a usable output path",
+			       out_dir);
+	memcpy(base, out_dir + s, n - s);
+	base[n - s] = '\0';
+	if (s == 0) {
+		strcpy(dir, ".");
+	} else {
+		size_t dl = s > 1 ? s - 1 : 1; /* keep "/" for the root */
+		memcpy(dir, out_dir, dl);
+		dir[dl] = '\0';
+	}
+	return 0;
+}
+
+static void host_name(char *buf, size_t cap)
+{
+	if (gethostname(buf, cap) < 0)
+		buf[0] = '\0';
+	buf[cap - 1] = '\0';
+	for (char *p = buf; *p; p++) /* one line in the marker */
+		if (*p == '\n' || *p == '\r')
+			*p = '_';
+}
+
+static int write_marker(const char *tmp, struct err *e)
+{
+	char path[PATH_MAX], host[256], text[512];
+	int rc;
+	if ((rc = path_join(path, sizeof path, tmp, EXPORT_MARKER, e)))
+		return rc;
+	host_name(host, sizeof host);
+	int n = snprintf(text, sizeof text, "punguza export\npid %ld\nhost %s\n",
+			 (long)getpid(), host);
+	return file_write_atomic(path, text, (size_t)n, e);
+}
+
+/* The pid in a marker written by this host, or 0 (not ours / unreadable). */
+static long marker_pid(const char *tmp)
+{
+	char path[PATH_MAX], host[256], want[256 + 8], *text = NULL;
+	size_t len;
+	struct err e = {0};
+	long pid = 0;
+	if (path_join(path, sizeof path, tmp, EXPORT_MARKER, &e) ||
+	    file_read_all(path, 512, &text, &len, &e))
+		return 0;
+	host_name(host, sizeof host);
+	snprintf(want, sizeof want, "\nhost %s\n", host);
+	char *p = NULL;
+	if (!strncmp(text, "punguza export\npid ", 19) && strstr(text, want)) {
+		errno = 0;
+		pid = strtol(text + 19, &p, 10);
+		if (errno || p == text + 19 || *p != '\n' || pid <= 0 ||
+		    pid > INT_MAX)
+			pid = 0;
+	}
+	free(text);
+	return pid;
+}
+
+int export_remove_stale(const char *out_dir, struct export_notes *notes,
+			struct err *e)
+{
+	char dir[PATH_MAX], base[NAME_MAX + 1], path[PATH_MAX];
+	int rc;
+	if ((rc = split_out(out_dir, dir, base, sizeof base, e)))
+		return rc;
+	DIR *d = opendir(dir);
+	if (!d)
+		return err_errno(e, ERR_IO, "cannot open '%s'", dir);
+	size_t bl = strlen(base);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *nm = de->d_name, *x;
+		if (strncmp(nm, base, bl) || strncmp(nm + bl, ".tmp-", 5))
+			continue;
+		x = nm + bl + 5;
+		if (strlen(x) != 6)
+			continue;
+		bool ok = true;
+		for (int i = 0; i < 6; i++)
+			ok &= (x[i] >= '0' && x[i] <= '9') ||
+			      (x[i] >= 'a' && x[i] <= 'z') ||
+			      (x[i] >= 'A' && x[i] <= 'Z');
+		struct stat st;
+		struct err e2 = {0};
+		if (!ok || path_join(path, sizeof path, dir, nm, &e2) ||
+		    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		long pid = marker_pid(path);
+		if (!pid) {
+			notes_add(notes,
+				  "left '%s' alone: it has no punguza export "
+				  "marker of this host (remove it by hand if "
+				  "it is an interrupted export)",
+				  path);
+			continue;
+		}
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive (or not ours to signal) */
+		if (export_remove_tree(path, &e2))
+			notes_add(notes,
+				  "could not remove '%s', left by an "
+				  "interrupted export (pid %ld): %s",
+				  path, pid, e2.msg);
+		else
+			notes_add(notes,
+				  "removed '%s', left by an interrupted export "
+				  "(pid %ld)",
+				  path, pid);
+	}
+	closedir(d);
+	return 0;
 }
 
 /* Copies src_dir/name to dir/name when it exists (1 copied, 0 absent). */
@@ -449,9 +593,10 @@ static int gguf_meta(struct gguf_writer *g, const struct model *m,
 		rc = err_set(e, ERR_NOMEM, "gguf: out of memory");
 		goto out;
 	}
-	/* score: -(rank of the first merge producing the piece), so
-	 * llama.cpp's score-ordered merging follows the merge ranks; pieces
-	 * no merge produces rank after every merge. */
+	/* score: a SentencePiece tokenizer's own scores; otherwise -(rank of
+	 * the first merge producing the piece), so llama.cpp's score-ordered
+	 * merging follows the merge ranks; pieces no merge produces rank
+	 * after every merge. */
 	size_t nm = tok_merge_count(tok);
 	for (size_t r = 0; r < nm; r++) {
 		int a, b, res;
@@ -486,8 +631,11 @@ static int gguf_meta(struct gguf_writer *g, const struct model *m,
 			type[i] = 4;
 		else
 			type[i] = 1;
+		float sc;
 		if (type[i] != 1 && type[i] != 4)
 			score[i] = 0;
+		else if (tok_spm_score(tok, i, &sc))
+			score[i] = sc; /* the tokenizer.model's own */
 		else if (!merged[i])
 			score[i] = -(float)(nm + (size_t)i);
 	}
@@ -620,9 +768,13 @@ static int write_all(const struct model *m, const struct export_opts *o,
 		    (rc = write_generation_config(m, o->src_dir, tmp, e)))
 			return rc;
 		if (o->keep && o->src_tok) {
+			struct vocab_files vf;
 			if ((rc = vocab_write_files(o->src_tok, o->keep, tmp,
-						    e)) ||
-			    (rc = write_tokenizer_config(o->src_dir, tmp,
+						    &vf, e)))
+				return rc;
+			if (vf.warning[0])
+				notes_add(o->notes, "warning: %s", vf.warning);
+			if ((rc = write_tokenizer_config(o->src_dir, tmp,
 							 o->keep, e)) ||
 			    (rc = copy_file(o->src_dir, tmp,
 					    "special_tokens_map.json", e)) < 0)
@@ -696,17 +848,28 @@ int export_model(const struct model *m, const struct export_opts *o,
 	bool exists;
 	if ((rc = out_dir_check(out, o->src_dir, o->force, &exists, e)))
 		return rc;
+	/* best effort: an unreadable parent shows up in mkdtemp's error */
+	export_remove_stale(out, o->notes, &e2);
+	e2 = (struct err){0};
 	snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", out);
 	if (!mkdtemp(tmp))
 		return err_errno(e, ERR_IO, "cannot create '%s'", tmp);
 	mode_t um = umask(0);
 	umask(um);
 	chmod(tmp, 0777 & ~um);
+	char marker[PATH_MAX];
 
+	if ((rc = write_marker(tmp, e)) ||
+	    (rc = path_join(marker, sizeof marker, tmp, EXPORT_MARKER, e)))
+		goto fail;
 	if ((rc = write_all(m, o, tmp, prog, e)))
 		goto fail;
 	if ((rc = progress_report(prog, 1.0, "finishing export", e)))
 		goto fail;
+	if (unlink(marker) < 0) {
+		rc = err_errno(e, ERR_IO, "cannot remove '%s'", marker);
+		goto fail;
+	}
 	if (exists) {
 		snprintf(old, sizeof old, "%s.old-XXXXXX", out);
 		if (!mkdtemp(old) || rmdir(old) < 0 || rename(out, old) < 0) {

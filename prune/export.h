@@ -33,7 +33,12 @@
  * converter writes 1-D tensors).
  *
  * Atomicity: everything is written into OUT.tmp-XXXXXX beside OUT and
- * renamed to OUT when complete. An existing non-empty OUT is refused
+ * renamed to OUT when complete. While it is being written the temporary
+ * directory holds a marker file, EXPORT_MARKER ("punguza export\npid
+ * N\nhost H\n", removed before the rename), naming the writing process;
+ * each export first removes the temporary directories that earlier exports
+ * to the same OUT left behind when they were killed (export_remove_stale)
+ * and notes each one it removed. An existing non-empty OUT is refused
  * unless force; with force it is replaced only after the new one is
  * complete (moved aside, the new one renamed in, the old one removed). On
  * any failure (write error, cancel) the temporary directory is removed and
@@ -60,6 +65,21 @@
 struct tokenizer;
 struct vocab_keep;
 
+/* The marker file inside an export's temporary directory. */
+#define EXPORT_MARKER ".punguza-export"
+
+/* What an export has to tell besides success or failure, for the caller to
+ * show (lowercase sentences, no trailing newline): stale temporary
+ * directories removed or left alone, warnings about the written files.
+ * Notes beyond EXPORT_MAX_NOTES are counted in n_dropped. */
+#define EXPORT_MAX_NOTES 8
+#define EXPORT_NOTE_MAX 1024
+struct export_notes {
+	int n;
+	int n_dropped;
+	char text[EXPORT_MAX_NOTES][EXPORT_NOTE_MAX];
+};
+
 #define EXPORT_HF 1u
 #define EXPORT_GGUF 2u
 
@@ -78,11 +98,27 @@ struct export_opts {
 	const struct tokenizer *src_tok;
 	const struct vocab_keep *keep;
 	const char *name; /* general.name in the GGUF ("" / NULL: "punguza") */
+	/* Receives the export's notes (may be NULL); owned by the caller,
+	 * appended to (not cleared). */
+	struct export_notes *notes;
 };
 
-/* Exports m (see above). */
+/* Exports m (see above). Cancelling through prog (e.g. the CLI's
+ * SIGINT/SIGTERM handler setting a flag its callback returns) unwinds and
+ * removes the temporary directory: ERR_CANCELLED. */
 int export_model(const struct model *m, const struct export_opts *o,
 		 const struct progress *prog, struct err *e);
+
+/* Removes the temporary directories of dead exports to out_dir: entries
+ * OUT.tmp-XXXXXX beside OUT that are directories (not symlinks) holding an
+ * EXPORT_MARKER whose host is this host and whose pid is no longer alive
+ * (kill(pid, 0) fails with ESRCH). One note per directory removed; one per
+ * OUT.tmp-XXXXXX left alone because it has no readable marker (not ours to
+ * judge). Directories of live processes are skipped silently. Returns 0, or
+ * < 0 only when the parent directory cannot be read; a directory that
+ * cannot be removed is noted, not an error. notes may be NULL. */
+int export_remove_stale(const char *out_dir, struct export_notes *notes,
+			struct err *e);
 
 /* The source checksum recorded in a recipe: FNV-1a 64 over the source
  * checkpoint's tensors in name order — for each: name, NUL, dtype name,

@@ -4,7 +4,8 @@
  * tensors and no lm_head when tied, copied files, byte-for-byte
  * determinism and reproduction from punguza.json, refusal of a non-empty
  * OUT, --force replacement, the source never written, cleanup after a
- * cancel or an unwritable target, and the source checksum (against values
+ * cancel or an unwritable target, the removal of a dead export's temporary
+ * directory (and only of a dead one's), and the source checksum (against values
  * computed by a separate Python script over the safetensors bytes). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "dtype.h"
@@ -382,6 +385,134 @@ static int cancel_after(void *ctx, double done, const char *stage)
 	return --*n < 0;
 }
 
+/* A fake temporary directory OUT.tmp-<suffix> with a marker (NULL: none). */
+static void make_stale(const char *out, const char *suffix, const char *marker)
+{
+	char d[512], f[600];
+	struct err e = {0};
+	snprintf(d, sizeof d, "%s.tmp-%s", out, suffix);
+	CHECK(mkdir(d, 0777) == 0);
+	snprintf(f, sizeof f, "%s/model.safetensors", d);
+	CHECK(file_write_atomic(f, "partial", 7, &e) == 0);
+	if (marker) {
+		snprintf(f, sizeof f, "%s/%s", d, EXPORT_MARKER);
+		CHECK(file_write_atomic(f, marker, strlen(marker), &e) == 0);
+	}
+}
+
+static bool stale_exists(const char *out, const char *suffix)
+{
+	char d[512];
+	snprintf(d, sizeof d, "%s.tmp-%s", out, suffix);
+	return path_exists(d);
+}
+
+static int notes_with(const struct export_notes *n, const char *a,
+		      const char *b)
+{
+	int k = 0;
+	for (int i = 0; i < n->n; i++)
+		k += strstr(n->text[i], a) && strstr(n->text[i], b);
+	return k;
+}
+
+/* While an export runs, its temporary directory names this process. */
+static int check_own_marker(void *ctx, double done, const char *stage)
+{
+	(void)done;
+	(void)stage;
+	const char *out = ctx; /* its base name, in tmpdir */
+	char want[64], path[512];
+	DIR *d = opendir(tmpdir);
+	struct dirent *de;
+	snprintf(want, sizeof want, "punguza export\npid %ld\n",
+		 (long)getpid());
+	int found = 0;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, out, strlen(out)) ||
+		    strncmp(de->d_name + strlen(out), ".tmp-", 5) ||
+		    strlen(de->d_name + strlen(out)) != 11 ||
+		    strstr(de->d_name, "Live01")) /* the fake live one */
+			continue;
+		char *text = NULL;
+		size_t len;
+		struct err e = {0};
+		snprintf(path, sizeof path, "%s/%s/%s", tmpdir, de->d_name,
+			 EXPORT_MARKER);
+		if (!file_read_all(path, 512, &text, &len, &e) &&
+		    !strncmp(text, want, strlen(want)))
+			found++;
+		free(text);
+	}
+	if (d)
+		closedir(d);
+	CHECK_EQ_INT(found, 1);
+	return 0;
+}
+
+static void test_stale(const struct model *m, const char *src_dir)
+{
+	char out[256], host[256], mk[512];
+	struct err e = {0};
+	struct export_notes notes = {0};
+	snprintf(out, sizeof out, "%s/stale", tmpdir);
+	if (gethostname(host, sizeof host) < 0)
+		host[0] = '\0';
+	host[sizeof host - 1] = '\0';
+	/* a pid that is certainly dead: a reaped child's */
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	CHECK(dead > 0 && waitpid(dead, NULL, 0) == dead);
+	snprintf(mk, sizeof mk, "punguza export\npid %ld\nhost %s\n",
+		 (long)dead, host);
+	make_stale(out, "Dead01", mk);
+	snprintf(mk, sizeof mk, "punguza export\npid %ld\nhost %s\n",
+		 (long)getpid(), host);
+	make_stale(out, "Live01", mk);
+	make_stale(out, "NoMrk1", NULL);
+	snprintf(mk, sizeof mk,
+		 "punguza export\npid %ld\nhost other-%s\n", (long)dead, host);
+	make_stale(out, "Host01", mk);
+	make_stale(out, "garbage", NULL); /* not mkdtemp's shape: ignored */
+
+	struct export_opts o = {.src_dir = src_dir,
+				.out_dir = out,
+				.formats = EXPORT_HF,
+				.dtype = DTYPE_F32,
+				.notes = &notes};
+	struct progress prog = {check_own_marker, "stale"};
+	CHECK_MSG(export_model(m, &o, &prog, &e) == 0, "%s", e.msg);
+	CHECK(!stale_exists(out, "Dead01"));
+	CHECK(stale_exists(out, "Live01"));
+	CHECK(stale_exists(out, "NoMrk1"));
+	CHECK(stale_exists(out, "Host01"));
+	CHECK(stale_exists(out, "garbage"));
+	char pidtext[32];
+	snprintf(pidtext, sizeof pidtext, "(pid %ld)", (long)dead);
+	CHECK_EQ_INT(notes_with(&notes, "removed '", "stale.tmp-Dead01'"), 1);
+	CHECK_EQ_INT(notes_with(&notes, "removed '", pidtext), 1);
+	CHECK_EQ_INT(notes_with(&notes, "left '", "stale.tmp-NoMrk1'"), 1);
+	CHECK_EQ_INT(notes_with(&notes, "left '", "stale.tmp-Host01'"), 1);
+	CHECK_EQ_INT(notes_with(&notes, "", "Live01"), 0);
+	CHECK_EQ_INT(notes.n, 3);
+	/* the finished export holds no marker */
+	snprintf(mk, sizeof mk, "%s/%s", out, EXPORT_MARKER);
+	CHECK(!path_exists(mk));
+	snprintf(mk, sizeof mk, "%s/model.safetensors", out);
+	CHECK(path_exists(mk));
+	/* the library call alone, on what is left: nothing more removed */
+	struct export_notes n2 = {0};
+	CHECK(export_remove_stale(out, &n2, &e) == 0);
+	CHECK(stale_exists(out, "Live01"));
+	CHECK_EQ_INT(notes_with(&n2, "removed", ""), 0);
+	const char *left[] = {"Live01", "NoMrk1", "Host01", "garbage"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(mk, sizeof mk, "%s.tmp-%s", out, left[i]);
+		CHECK(export_remove_tree(mk, &e) == 0);
+	}
+}
+
 static void test_atomicity(void)
 {
 	char src_dir[256], out[256], p[512];
@@ -465,6 +596,7 @@ static void test_atomicity(void)
 	snprintf(p, sizeof p, "%s/empty/config.json/sub", tmpdir);
 	o.out_dir = p;
 	CHECK_ERR(export_model(m, &o, NULL, &e), e, ERR_IO, "cannot create");
+	test_stale(m, src_dir);
 	/* the source directory is untouched: same files as made */
 	snprintf(p, sizeof p, "%s/config.json", src_dir);
 	CHECK(same_file(p, MODELS "/odd72/config.json"));

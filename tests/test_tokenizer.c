@@ -24,7 +24,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -966,8 +971,192 @@ static void test_spm_facade(void)
 	tok_free(t);
 }
 
+/* --- long lines ---------------------------------------------------------- */
+
+/* The first max bytes of path's lines joined by spaces: one long line. */
+static char *long_line(const char *path, size_t max, size_t *len)
+{
+	char *s = NULL, *out;
+	size_t n;
+	if (file_read_all(path, 64u << 20, &s, &n, NULL) || !n)
+		return NULL;
+	out = malloc(max + 1);
+	if (!out) {
+		free(s);
+		return NULL;
+	}
+	size_t k = 0;
+	while (k < max) {
+		size_t c = n < max - k ? n : max - k;
+		memcpy(out + k, s, c);
+		k += c;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (out[i] == '\n' || out[i] == '\r')
+			out[i] = ' ';
+	while (k > 0 && ((unsigned char)out[k - 1] & 0xC0) == 0x80)
+		k--; /* no cut character at the end */
+	if (k > 0 && (unsigned char)out[k - 1] >= 0xC0)
+		k--;
+	out[k] = '\0';
+	*len = k;
+	free(s);
+	return out;
+}
+
+static bool same_ids(const struct tokenizer *a, const struct tokenizer *b,
+		     const char *s, size_t n)
+{
+	int *x = NULL, *y = NULL;
+	size_t nx = 0, ny = 0;
+	bool ok = !tok_encode(a, s, n, true, &x, &nx, NULL) &&
+		  !tok_encode(b, s, n, true, &y, &ny, NULL) && nx == ny &&
+		  !memcmp(x, y, nx * sizeof *x);
+	free(x);
+	free(y);
+	return ok;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* (Under ASan memory is the sanitizer's: the bound is not checked.) */
+#ifndef UNDER_ASAN
+/* Peak memory of encoding s in a child process: the growth of its
+ * maximum RSS, in bytes (-1 on failure). */
+static long encode_peak(const struct tokenizer *t, const char *s, size_t n)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rusage r0, r1;
+		int *ids = NULL;
+		size_t k = 0;
+#ifdef __GLIBC__
+		malloc_trim(0); /* the parent's freed heap is not reused */
+#endif
+		/* forget the parent's peak (Linux: reset VmHWM) */
+		FILE *f = fopen("/proc/self/clear_refs", "w");
+		if (f) {
+			fputs("5", f);
+			fclose(f);
+		}
+		getrusage(RUSAGE_SELF, &r0);
+		int rc = tok_encode(t, s, n, true, &ids, &k, NULL);
+		getrusage(RUSAGE_SELF, &r1);
+		free(ids);
+		long mb = (r1.ru_maxrss - r0.ru_maxrss) / 1024; /* KB -> MB */
+		_exit(rc ? 255 : mb > 250 ? 250 : (int)mb);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) == 255)
+		return -1;
+	return (long)WEXITSTATUS(st) << 20;
+}
+#endif
+
+/* A long line is encoded in pieces cut where no merge joins across (the
+ * same ids as whole), and in bounded memory (tok_set_chunking). */
+static void long_lines_one(const char *tok_path, const char *text)
+{
+	struct tokenizer *t = NULL, *whole = NULL, *fine = NULL;
+	struct err e = {0};
+	if (tok_load(tok_path, &t, &e) || tok_load(tok_path, &whole, &e) ||
+	    tok_load(tok_path, &fine, &e)) {
+		CHECK_MSG(0, "%s: %s", tok_path, e.msg);
+		goto out;
+	}
+	tok_set_chunking(whole, SIZE_MAX, SIZE_MAX); /* never cut */
+	tok_set_chunking(fine, 1, SIZE_MAX);	     /* at every safe place */
+	/* every corpus line, cut at every safe place: the same ids */
+	char *s = NULL;
+	size_t n, lines = 0, same = 0;
+	if (!file_read_all(text, 64u << 20, &s, &n, NULL)) {
+		for (char *p = s, *nl; p < s + n; p = nl + 1) {
+			nl = memchr(p, '\n', (size_t)(s + n - p));
+			if (!nl)
+				nl = s + n;
+			lines++;
+			same += same_ids(whole, fine, p, (size_t)(nl - p));
+		}
+	}
+	free(s);
+	CHECK(lines > 50);
+	CHECK_MSG(same == lines, "%s on %s: %zu / %zu lines the same cut", tok_path,
+		  text, same, lines);
+	/* a 2 MB line: the same ids as whole, and bounded memory */
+	size_t len;
+	char *line = long_line(text, (size_t)2 << 20, &len);
+	CHECK(line != NULL);
+	if (line) {
+		CHECK_MSG(same_ids(whole, t, line, len),
+			  "%s: a 2 MB line encodes differently in pieces",
+			  tok_path);
+#ifndef UNDER_ASAN
+		long peak = encode_peak(t, line, len);
+		printf("%s: a %zu-byte line takes %.1f MB to encode "
+		       "(%.1f bytes per byte)\n",
+		       tok_path, len, peak / 1048576.0, (double)peak / len);
+		CHECK_MSG(peak >= 0 && peak < 12 * (long)len + (16L << 20),
+			  "%s: encoding a %zu-byte line grew the RSS by %ld "
+			  "bytes",
+			  tok_path, len, peak);
+#endif
+		free(line);
+	}
+	/* 2 MB with no safe place at all: cut every max_run bytes, still
+	 * bounded, and every character accounted for */
+	line = malloc((size_t)2 << 20);
+	if (line) {
+		memset(line, 'a', (size_t)2 << 20);
+#ifndef UNDER_ASAN
+		long peak = encode_peak(t, line, (size_t)2 << 20);
+		printf("%s: 2 MB of 'a' takes %.1f MB to encode\n", tok_path,
+		       peak / 1048576.0);
+		CHECK_MSG(peak >= 0 && peak < 12 * (2L << 20) + (48L << 20),
+			  "%s: encoding 2 MB of 'a' grew the RSS by %ld bytes",
+			  tok_path, peak);
+#endif
+		int *ids = NULL;
+		size_t k = 0;
+		char *back = NULL;
+		size_t bl = 0;
+		CHECK(tok_encode(t, line, (size_t)2 << 20, false, &ids, &k,
+				 &e) == 0);
+		CHECK(tok_decode(t, ids, k, true, &back, &bl, &e) == 0);
+		CHECK_EQ_INT(bl, (size_t)2 << 20);
+		free(back);
+		free(ids);
+		free(line);
+	}
+out:
+	tok_free(t);
+	tok_free(whole);
+	tok_free(fine);
+}
+
+static void test_long_lines(void)
+{
+	long_lines_one("assets/tiny-inkuba/tokenizer.json",
+		       "assets/corpus/udhr_swh.txt");
+	long_lines_one("assets/tiny-inkuba/tokenizer.model",
+		       "assets/corpus/udhr_hau.txt");
+	if (path_exists(REAL))
+		long_lines_one(REAL, SHARED_DATA "/corpus/swh_nt.txt");
+	else
+		SKIP(REAL " is absent: InkubaLM's tokenizer.json is not "
+			  "checked on long lines");
+}
+
 int main(void)
 {
+	test_long_lines();
 	test_hostile();
 	test_config();
 	test_errors();

@@ -323,7 +323,7 @@ static void test_keep_small(void)
 		tok_free(nt);
 	}
 	/* the written files */
-	CHECK_EQ_INT(vocab_write_files(t, k, tmpdir, &e), 0);
+	CHECK_EQ_INT(vocab_write_files(t, k, tmpdir, NULL, &e), 0);
 	char *txt;
 	size_t len;
 	if (!file_read_all(tmp_path("tokenizer.json"), 1 << 20, &txt, &len,
@@ -396,7 +396,7 @@ static void test_keep_small(void)
 	if (back && !vocab_counts_new(back, &c2, &e) &&
 	    !vocab_keep_top_k(back, c2, 7, true, &k2, &e)) {
 		const char *sub = tmp_path("again");
-		CHECK_EQ_INT(vocab_write_files(back, k2, sub, &e), 0);
+		CHECK_EQ_INT(vocab_write_files(back, k2, sub, NULL, &e), 0);
 		char pm[300], pj[300], pv[300];
 		snprintf(pm, sizeof pm, "%s/tokenizer.model", sub);
 		snprintf(pj, sizeof pj, "%s/tokenizer.json", sub);
@@ -709,7 +709,7 @@ static void test_real(void)
 	       k->n_closure, k->naive_unreachable);
 	CHECK(k->coverage > 0.95 && k->coverage <= kn->coverage);
 	/* the written files load back, and no merge names a missing piece */
-	rc = vocab_write_files(t, k, tmpdir, &e);
+	rc = vocab_write_files(t, k, tmpdir, NULL, &e);
 	CHECK_MSG(rc == 0, "%s", e.msg);
 	struct tokenizer *nt = load(tmpdir);
 	if (nt) {
@@ -865,7 +865,7 @@ static void test_spm_source(void)
 	CHECK_EQ_INT(k->unreachable, 0);
 	struct tokenizer *nt = NULL;
 	CHECK_EQ_INT(vocab_rewrite(t, k, &nt, &e), 0);
-	int rc = vocab_write_files(t, k, tmpdir, &e);
+	int rc = vocab_write_files(t, k, tmpdir, NULL, &e);
 	CHECK_MSG(rc == 0, "%s", e.msg);
 	struct tokenizer *m = load(tmp_path("tokenizer.model"));
 	struct tokenizer *j = load(tmp_path("tokenizer.json"));
@@ -972,6 +972,149 @@ static void spm_to_json_check(const char *model, const char *tag,
 	tok_free(t);
 }
 
+/* --- the written files agree ------------------------------------------- */
+
+/* Texts both written tokenizer files must encode alike: the shipped
+ * corpus, the tiny model's held-out text, and (when present) the shared
+ * corpora's first lines. */
+static const char *const agree_texts[] = {
+    "assets/corpus/udhr_swh.txt",	     "assets/corpus/udhr_hau.txt",
+    "assets/tiny-inkuba/heldout_swh.txt",    "assets/tiny-inkuba/heldout_hau.txt",
+    CORPUS "/swh_nt.txt",		     CORPUS "/hau_bible.txt",
+    CORPUS "/aligned/eng_aligned.txt",
+};
+#define AGREE_LINES 3000
+
+/* Cuts src to K pieces (counted on the shipped corpus; chars_kept: every
+ * single-character piece counted first, so a cut without closure drops
+ * only longer pieces), writes the files and checks: what vocab_write_files
+ * writes encodes every line of agree_texts identically, file against file
+ * and file against the in-memory vocab_rewrite tokenizer; a file it does
+ * not write comes with a warning. want_json / want_model: expected. */
+static void files_agree(const char *src, const char *label, int K,
+			bool closure, bool chars_kept, bool want_json,
+			bool want_model)
+{
+	struct tokenizer *t = load(src), *nt = NULL, *j = NULL, *m = NULL;
+	struct vocab_counts *c = NULL;
+	struct vocab_keep *k = NULL;
+	struct vocab_files vf;
+	struct err e = {0};
+	const char *corpus[] = {"assets/corpus/udhr_swh.txt",
+				"assets/corpus/udhr_hau.txt"};
+	char sub[256];
+	if (!t)
+		return;
+	snprintf(sub, sizeof sub, "%s/agree-%s-%d-%d-%d", tmpdir, label, K,
+		 closure, chars_kept);
+	CHECK_EQ_INT(vocab_count_files(t, corpus, 2, NULL, &c, NULL, &e), 0);
+	if (!c)
+		goto out;
+	if (chars_kept)
+		for (int id = 0; id < c->n_vocab; id++) {
+			size_t l;
+			const char *p = tok_piece(t, id, &l);
+			if (p && l && l <= 4 && !tok_is_added(t, id) &&
+			    !tok_is_byte(t, id) &&
+			    ((unsigned char)p[0] & 0xC0) != 0x80 &&
+			    (l == 1 || (((unsigned char)p[0] >= 0xC0) &&
+					(l == 2 ? (unsigned char)p[0] < 0xE0
+					 : l == 3 ? (unsigned char)p[0] >= 0xE0 &&
+						     (unsigned char)p[0] < 0xF0
+						  : (unsigned char)p[0] >= 0xF0))))
+				c->count[id] += 1000000000;
+		}
+	CHECK_EQ_INT(vocab_keep_top_k(t, c, K, closure, &k, &e), 0);
+	if (!k)
+		goto out;
+	int rc = vocab_write_files(t, k, sub, &vf, &e);
+	CHECK_MSG(rc == 0, "%s: %s", label, e.msg);
+	CHECK_EQ_INT(vocab_rewrite(t, k, &nt, &e), 0);
+	if (rc || !nt)
+		goto out;
+	CHECK_MSG(vf.json == want_json && vf.model == want_model,
+		  "%s K %d closure %d: wrote json %d model %d (%s)", label, K,
+		  closure, vf.json, vf.model, vf.warning);
+	/* a file left out is said so; both written: nothing to say */
+	CHECK_MSG((vf.json && vf.model) == !vf.warning[0], "%s: warning '%s'",
+		  label, vf.warning);
+	char pj[300], pm[300];
+	snprintf(pj, sizeof pj, "%s/tokenizer.json", sub);
+	snprintf(pm, sizeof pm, "%s/tokenizer.model", sub);
+	CHECK_EQ_INT(path_exists(pj), vf.json);
+	CHECK_EQ_INT(path_exists(pm), vf.model);
+	if (vf.json)
+		j = load(pj);
+	if (vf.model)
+		m = load(pm);
+	size_t lines = 0, same_jm = 0, same_j = 0, same_m = 0;
+	for (size_t i = 0; i < sizeof agree_texts / sizeof *agree_texts;
+	     i++) {
+		size_t tot = 0;
+		if (j && m)
+			same_jm += agree(j, m, agree_texts[i], AGREE_LINES,
+					 &tot);
+		if (j)
+			same_j += agree(j, nt, agree_texts[i], AGREE_LINES,
+					&tot);
+		if (m)
+			same_m += agree(m, nt, agree_texts[i], AGREE_LINES,
+					&tot);
+		lines += tot;
+	}
+	CHECK(lines > 300);
+	if (j && m)
+		CHECK_MSG(same_jm == lines,
+			  "%s K %d closure %d: tokenizer.json and "
+			  "tokenizer.model agree on %zu / %zu lines",
+			  label, K, closure, same_jm, lines);
+	if (j)
+		CHECK_EQ_INT(same_j, lines);
+	if (m)
+		CHECK_EQ_INT(same_m, lines);
+	printf("%s cut to %d, closure %s%s: %s%s%s, %zu lines encoded alike "
+	       "by every file written%s%s\n",
+	       label, K, closure ? "on" : "off",
+	       chars_kept ? " (characters kept)" : "",
+	       vf.json ? "tokenizer.json" : "",
+	       vf.json && vf.model ? " + " : "",
+	       vf.model ? "tokenizer.model" : "", lines,
+	       vf.warning[0] ? "; " : "", vf.warning[0] ? vf.warning : "");
+out:
+	tok_free(j);
+	tok_free(m);
+	tok_free(nt);
+	vocab_keep_free(k);
+	vocab_counts_free(c);
+	tok_free(t);
+}
+
+static void test_files_agree(void)
+{
+	/* a tokenizer.json with a tokenizer.model beside it (the shipped
+	 * model): the model leads, the json's merges follow it */
+	files_agree("assets/tiny-inkuba", "tiny-inkuba", 2000, true, false,
+		    true, true);
+	files_agree("assets/tiny-inkuba", "tiny-inkuba", 2000, false, true,
+		    true, true);
+	/* ... a dropped character: Hugging Face BPE cannot follow */
+	files_agree("assets/tiny-inkuba", "tiny-inkuba", 2000, false, false,
+		    false, true);
+	/* a SentencePiece source */
+	files_agree("tests/data/spm/bpe.model", "bpe.model", 600, true, false,
+		    true, true);
+	files_agree("tests/data/spm/bpe.model", "bpe.model", 600, false, true,
+		    true, true);
+	/* a tokenizer.json alone (InkubaLM's): it leads; the converted
+	 * model is written only when it can agree */
+	if (!path_exists(REAL "/tokenizer.json")) {
+		SKIP(REAL " is absent: InkubaLM's written files not compared");
+		return;
+	}
+	files_agree(REAL, "inkubalm", 8064, true, false, true, true);
+	files_agree(REAL, "inkubalm", 8064, false, false, true, false);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/punguza-vocab-XXXXXX");
@@ -984,6 +1127,7 @@ int main(void)
 	test_keep_small();
 	test_real();
 	test_spm_source();
+	test_files_agree();
 	/* The hard cases that differ, by design of the two libraries:
 	 * literal "<s>" "</s>" "<unk>" in the text (HF matches added tokens
 	 * in the raw text; SentencePiece encodes them as text) and invalid

@@ -29,6 +29,7 @@ void bpe_free(struct bpe *b)
 	free(b->merge_result);
 	free(b->pairs);
 	free(b->pair_bloom);
+	free(b->cut_bad);
 	bpe_init(b);
 }
 
@@ -250,6 +251,69 @@ static inline uint32_t bloom_bit(uint64_t h)
 	return (uint32_t)(h >> 43) & (BPE_BLOOM_BITS - 1);
 }
 
+/* The last UTF-8 character of s[0..n) (n > 0), its bytes packed. */
+static uint32_t pack_last_char(const char *s, size_t n)
+{
+	size_t k = n - 1;
+	while (k > 0 && n - k < 4 && ((unsigned char)s[k] & 0xC0) == 0x80)
+		k--;
+	uint32_t v = 0;
+	for (size_t i = k; i < n; i++)
+		v = v << 8 | (unsigned char)s[i];
+	return v;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cut_set_build(struct bpe *b, struct err *e)
+{
+	static const char meta[] = "\xe2\x96\x81";
+	free(b->cut_bad);
+	b->cut_bad = NULL;
+	b->n_cut_bad = 0;
+	b->meta_piece = bpe_piece_id(b, meta, 3) >= 0;
+	size_t cap = 0;
+	for (size_t i = 0; i < b->n_merges; i++) {
+		int l = b->merge_left[i], r = b->merge_right[i];
+		if (l < 0 || r < 0 || l >= b->n_vocab || r >= b->n_vocab ||
+		    b->piece_len[r] < 3 || !b->piece_len[l] ||
+		    memcmp(b->arena + b->piece_off[r], meta, 3))
+			continue;
+		if (b->n_cut_bad == cap) {
+			size_t c = cap ? 2 * cap : 16;
+			uint32_t *v = realloc(b->cut_bad, c * sizeof *v);
+			if (!v)
+				return err_set(e, ERR_NOMEM, "out of memory");
+			b->cut_bad = v;
+			cap = c;
+		}
+		b->cut_bad[b->n_cut_bad++] = pack_last_char(
+		    b->arena + b->piece_off[l], b->piece_len[l]);
+	}
+	if (b->n_cut_bad)
+		qsort(b->cut_bad, b->n_cut_bad, sizeof *b->cut_bad, cmp_u32);
+	size_t m = 0;
+	for (size_t i = 0; i < b->n_cut_bad; i++)
+		if (!m || b->cut_bad[m - 1] != b->cut_bad[i])
+			b->cut_bad[m++] = b->cut_bad[i];
+	b->n_cut_bad = m;
+	return 0;
+}
+
+bool bpe_cut_safe(const struct bpe *b, const char *s, size_t n, size_t p)
+{
+	if (!b->meta_piece || p == 0 || p + 3 > n ||
+	    memcmp(s + p, "\xe2\x96\x81", 3))
+		return false;
+	uint32_t c = pack_last_char(s, p);
+	return !b->n_cut_bad ||
+	       !bsearch(&c, b->cut_bad, b->n_cut_bad, sizeof c, cmp_u32);
+}
+
 int bpe_finish(struct bpe *b, struct err *e)
 {
 	free(b->pairs);
@@ -295,7 +359,7 @@ int bpe_finish(struct bpe *b, struct err *e)
 		char c = (char)i;
 		b->ascii_id[i] = bpe_piece_id(b, &c, 1);
 	}
-	return 0;
+	return cut_set_build(b, e);
 }
 
 int bpe_ids_push(struct bpe_ids *a, int id)

@@ -72,6 +72,13 @@ struct bpe {
 	uint64_t *pair_bloom;   /* (BPE_BLOOM_BITS / 64) one bit per pair hash:
 				 * most absent pairs never touch the table */
 
+	/* where a long word may be cut (bpe_cut_safe): the last characters
+	 * (UTF-8 bytes packed big-endian) of left parts of merges whose
+	 * right part starts with U+2581, sorted; set by bpe_finish */
+	uint32_t *cut_bad;
+	size_t n_cut_bad;
+	bool meta_piece;        /* U+2581 is a piece */
+
 	/* options */
 	int unk_id;             /* -1 when there is no unk piece */
 	bool byte_fallback, fuse_unk, ignore_merges;
@@ -105,6 +112,15 @@ int bpe_add_merge_str(struct bpe *b, const char *l, size_t l_len,
 /* Builds the pair map and the byte/ASCII tables; call after the last
  * bpe_set_piece / bpe_add_merge. */
 int bpe_finish(struct bpe *b, struct err *e);
+
+/* True when encoding word s[0..p) and s[p..n) apart gives the same ids as
+ * encoding s[0..n) whole: s[p] starts a U+2581, p > 0, U+2581 is a piece
+ * (so never byte fallback or unk) and no merge joins a left part ending in
+ * the character before p with a right part starting with U+2581 (the first
+ * merge to join symbols across p would be such a merge; merges elsewhere
+ * are unaffected, so both sides merge as they would whole). Not for
+ * ignore_merges (a shorter word may itself be a piece). */
+bool bpe_cut_safe(const struct bpe *b, const char *s, size_t n, size_t p);
 
 /* A growable id array. */
 struct bpe_ids {

@@ -254,6 +254,7 @@ struct spm {
 	int has_user_defined, has_unused;
 	int word_cache_ok; /* BPE words are independent: see bpe_encode */
 	int byte_id[256];
+	size_t max_run; /* longest stretch encoded at once: spm_set_max_run */
 };
 
 static int is_normal_type(int t)
@@ -801,6 +802,7 @@ static int load_model(struct spm *m, struct err *e)
 	/* Words may be encoded apart (and cached) when no mergeable piece
 	 * holds a U+2581 after anything but U+2581, and no UNUSED piece
 	 * makes resegmentation depend on the whole line. */
+	m->max_run = (size_t)1 << 20;
 	m->word_cache_ok = model_type == SPM_BPE && !m->has_unused;
 	for (int i = 0; i < m->n && m->word_cache_ok; i++) {
 		const struct piece *p = &m->pieces[i];
@@ -889,6 +891,11 @@ const struct spm_info *spm_info(const struct spm *m)
 int spm_n_pieces(const struct spm *m)
 {
 	return m->n;
+}
+
+void spm_set_max_run(struct spm *m, size_t max_run)
+{
+	m->max_run = max_run;
 }
 
 int spm_model_type(const struct spm *m)
@@ -1169,6 +1176,10 @@ struct scratch {
 	size_t wc_key_n, wc_keys_cap;
 	struct span *wc_spans;
 	size_t wc_span_n, wc_spans_cap;
+	/* BPE: results so far turned into ids as it goes (res_flush), so a
+	 * long line holds its spans for one word at a time, not all */
+	struct spm_state *out;
+	int prev_unk;
 };
 
 void spm_state_free(struct spm_state *st)
@@ -1387,6 +1398,52 @@ static int bpe_range(const struct spm *m, struct scratch *s, size_t a,
 	return 0;
 }
 
+static int ids_push(struct spm_state *st, int id);
+
+/* SentencePieceProcessor's PopulateSentencePieceText over s->res: unknown
+ * pieces become byte pieces, or fuse into one <unk>; appended to s->out's
+ * ids, then s->res is emptied. */
+static int res_flush(const struct spm *m, struct scratch *s)
+{
+	struct spm_state *st = s->out;
+	for (size_t i = 0; i < s->res_n; i++) {
+		const struct span *w = &s->res[i];
+		int type = m->pieces[w->id].type;
+		int is_unk = type == SPM_UNKNOWN;
+		if (is_unk && m->info.byte_fallback) {
+			for (uint32_t k = 0; k < w->len; k++) {
+				unsigned char c =
+					(unsigned char)s->norm.p[w->start + k];
+				if (ids_push(st, m->byte_id[c]))
+					return ERR_NOMEM;
+			}
+		} else if (!(is_unk && s->prev_unk)) {
+			if (ids_push(st, w->id))
+				return ERR_NOMEM;
+		}
+		s->prev_unk = is_unk;
+	}
+	s->res_n = 0;
+	return 0;
+}
+
+/* bpe_range over [a, b) in stretches of at most m->max_run bytes, cut at
+ * character boundaries: the same as bpe_range when b - a <= max_run. */
+static int bpe_range_bounded(const struct spm *m, struct scratch *s, size_t a,
+			     size_t b)
+{
+	size_t max = m->max_run ? m->max_run : (size_t)1 << 20;
+	while (b - a > max) {
+		size_t c = a + max;
+		while (c > a + 1 && ((unsigned char)s->norm.p[c] & 0xC0) == 0x80)
+			c--;
+		if (bpe_range(m, s, a, c) || (s->out && res_flush(m, s)))
+			return ERR_NOMEM;
+		a = c;
+	}
+	return bpe_range(m, s, a, b);
+}
+
 /* The word cache: segment bytes -> its spans.  Emptied when it reaches
  * WC_MAX entries or WC_ARENA bytes of keys, so memory stays bounded. */
 #define WC_MAX (1u << 15)
@@ -1454,7 +1511,7 @@ static int bpe_word(const struct spm *m, struct scratch *s, size_t a,
 	size_t slot = 0, from = s->res_n;
 	int32_t hit;
 	if (len > WC_LONGEST)
-		return bpe_range(m, s, a, b);
+		return bpe_range_bounded(m, s, a, b);
 	if (!s->wc_slot) {
 		s->wc_slot = calloc(2 * WC_MAX, sizeof *s->wc_slot);
 		s->wc = malloc(WC_MAX * sizeof *s->wc);
@@ -1514,7 +1571,7 @@ static int bpe_encode(const struct spm *m, struct scratch *s, int cache)
 		}
 	}
 	if (!cache || !m->word_cache_ok)
-		return bpe_range(m, s, 0, n);
+		return bpe_range_bounded(m, s, 0, n);
 	/* Words start at a U+2581 that follows something else; no piece
 	 * spans such a point (checked at load), so words are independent. */
 	size_t a = 0;
@@ -1522,7 +1579,8 @@ static int bpe_encode(const struct spm *m, struct scratch *s, int cache)
 		if (memcmp(t + p, kSpace, 3) != 0 ||
 		    (p >= 3 && memcmp(t + p - 3, kSpace, 3) == 0))
 			continue;
-		if (bpe_word(m, s, a, p))
+		if (bpe_word(m, s, a, p) ||
+		    (s->out && s->res_n >= 4096 && res_flush(m, s)))
 			return ERR_NOMEM;
 		a = p;
 		p += 2;
@@ -1642,38 +1700,26 @@ int spm_encode_state(const struct spm *m, const char *text, size_t len,
 	}
 	rc = normalize(m, &m->norm, 1, m->info.treat_whitespace_as_suffix,
 		       text, len, &s->norm);
+	s->out = NULL;
+	s->prev_unk = 0;
+	/* BPE without UNUSED pieces keeps its spans in text order and never
+	 * revisits them: they become ids as it goes */
+	if (!rc && m->info.model_type == SPM_BPE && !m->has_unused)
+		s->out = st;
 	if (!rc)
 		rc = m->info.model_type == SPM_BPE ? bpe_encode(m, s, !st->no_cache)
 						   : unigram_encode(m, s);
+	if (!rc) {
+		s->out = st;
+		rc = res_flush(m, s);
+	}
+	s->out = NULL;
 	if (rc)
 		return err_set(e, rc, "'%s': %s while encoding %zu bytes",
 			       m->name,
 			       rc == ERR_NOMEM ? "out of memory"
 					       : "internal error", len);
-
-	/* SentencePieceProcessor's PopulateSentencePieceText: unknown
-	 * pieces become byte pieces, or fuse into one <unk>. */
-	int prev_unk = 0;
-	for (size_t i = 0; i < s->res_n; i++) {
-		const struct span *w = &s->res[i];
-		int type = m->pieces[w->id].type;
-		int is_unk = type == SPM_UNKNOWN;
-		if (is_unk && m->info.byte_fallback) {
-			for (uint32_t k = 0; k < w->len; k++) {
-				unsigned char c =
-					(unsigned char)s->norm.p[w->start + k];
-				if (ids_push(st, m->byte_id[c]))
-					goto nomem;
-			}
-		} else if (!(is_unk && prev_unk)) {
-			if (ids_push(st, w->id))
-				goto nomem;
-		}
-		prev_unk = is_unk;
-	}
 	return 0;
-nomem:
-	return err_set(e, ERR_NOMEM, "'%s': out of memory", m->name);
 }
 
 int spm_encode(const struct spm *m, const char *text, size_t len, int **ids,

@@ -128,6 +128,10 @@ void spm_free(struct spm *m);
 const struct spm_info *spm_info(const struct spm *m);
 int spm_n_pieces(const struct spm *m);
 int spm_model_type(const struct spm *m);
+/* BPE: a word (or, when words cannot be encoded apart, the whole text)
+ * longer than max_run bytes is encoded in max_run pieces cut at character
+ * boundaries (tok_set_chunking; default TOK_MAX_RUN, 1 MiB). */
+void spm_set_max_run(struct spm *m, size_t max_run);
 
 /* Piece i as a NUL-terminated string (len without the NUL, may be NULL);
  * NULL when i is out of range. */

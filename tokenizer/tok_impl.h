@@ -101,6 +101,7 @@ struct tokenizer {
 	int spm_sentinel; /* TOK_SPM: a NORMAL piece without U+2581 (streaming
 			   * decodes a window after it), -1 when none */
 	char *note;       /* why tok_load chose this file, or NULL (owned) */
+	size_t chunk, max_run; /* long words: tok_set_chunking */
 	char *src_json;   /* tokenizer.json text of a tokenizer made from text
 			   * (vocab_rewrite), else NULL: path names the file */
 	size_t src_json_len;

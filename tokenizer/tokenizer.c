@@ -54,6 +54,8 @@ static struct tokenizer *tok_alloc(const char *name)
 	bpe_init(&t->bpe);
 	t->bos_id = t->eos_id = -1;
 	t->spm_sentinel = -1;
+	t->chunk = TOK_CHUNK;
+	t->max_run = TOK_MAX_RUN;
 	t->path = strdup(name);
 	if (!t->path) {
 		free(t);
@@ -426,10 +428,36 @@ static int find_added(const struct tokenizer *t, const char *s, size_t n,
 	return 0;
 }
 
+/* The end of the next piece of a long word starting at a: the first safe
+ * cut at or after a + chunk, else a character boundary at a + max_run
+ * (see tok_set_chunking). */
+static size_t next_cut(const struct tokenizer *t, const char *s, size_t n,
+		       size_t a)
+{
+	if (n - a <= t->chunk)
+		return n;
+	size_t lim = n - a > t->max_run ? a + t->max_run : n;
+	if (!t->bpe.ignore_merges)
+		for (size_t p = a + t->chunk; p < lim; p++)
+			if ((unsigned char)s[p] == 0xE2 &&
+			    bpe_cut_safe(&t->bpe, s, n, p))
+				return p;
+	if (lim == n)
+		return n;
+	while (lim > a + 1 && ((unsigned char)s[lim] & 0xC0) == 0x80)
+		lim--;
+	return lim;
+}
+
 static int word(const struct tokenizer *t, const char *s, size_t n,
 		struct bpe_ids *out, struct err *e)
 {
-	return n ? bpe_encode_word(&t->bpe, s, n, out, e) : 0;
+	int rc = 0;
+	for (size_t a = 0, b; a < n && !rc; a = b) {
+		b = next_cut(t, s, n, a);
+		rc = bpe_encode_word(&t->bpe, s + a, b - a, out, e);
+	}
+	return rc;
 }
 
 /* Pre-tokenizes one normalized piece and encodes its words. */
@@ -598,17 +626,19 @@ static int spm_encode_tok(const struct tokenizer *t, const char *text,
 	size_t pre = add_special ? t->n_tpl_pre : 0;
 	size_t post = add_special ? t->n_tpl_post : 0;
 	size_t total = pre + st.n + post;
-	int *v = malloc((total ? total : 1) * sizeof *v);
+	/* in place: a long line's ids are not copied */
+	int *v = realloc(st.ids, (total ? total : 1) * sizeof *v);
 	if (!v) {
 		spm_state_free(&st);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
+	if (st.n && pre)
+		memmove(v + pre, v, st.n * sizeof *v);
 	for (size_t i = 0; i < pre; i++)
 		v[i] = t->tpl_pre[i];
-	if (st.n)
-		memcpy(v + pre, st.ids, st.n * sizeof *v);
 	for (size_t i = 0; i < post; i++)
 		v[pre + st.n + i] = t->tpl_post[i];
+	st.ids = NULL;
 	spm_state_free(&st);
 	*ids = v;
 	*n = total;
@@ -1227,4 +1257,24 @@ bool tok_add_bos(const struct tokenizer *t)
 bool tok_add_eos(const struct tokenizer *t)
 {
 	return t->n_tpl_post > 0 && t->tpl_post[t->n_tpl_post - 1] == t->eos_id;
+}
+
+bool tok_spm_score(const struct tokenizer *t, int id, float *score)
+{
+	if (!t || t->kind != TOK_SPM || id < 0 || id >= spm_n_pieces(t->spm))
+		return false;
+	*score = spm_score(t->spm, id);
+	return true;
+}
+
+void tok_set_chunking(struct tokenizer *t, size_t chunk, size_t max_run)
+{
+	if (chunk)
+		t->chunk = chunk;
+	if (max_run)
+		t->max_run = max_run;
+	if (t->max_run < t->chunk)
+		t->max_run = t->chunk;
+	if (t->spm)
+		spm_set_max_run(t->spm, t->max_run);
 }

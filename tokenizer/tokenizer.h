@@ -145,6 +145,29 @@ enum tok_kind {
 	TOK_SPM = 2,    /* SentencePiece tokenizer.model */
 };
 enum tok_kind tok_kind(const struct tokenizer *t);
+/* Memory on long lines. Without a pre-tokenizer (InkubaLM's
+ * tokenizer.json) a whole line is one BPE word, whose merge loop needs
+ * about 40 bytes per byte. A word longer than `chunk` bytes is therefore
+ * encoded in pieces, cut before a U+2581 where bpe_cut_safe says no merge
+ * can join across (InkubaLM: before every "▁" that does not follow a
+ * "▁"): the ids are exactly those of the whole word. A stretch of more
+ * than `max_run` bytes with no such place (50 MB of "a") is cut every
+ * max_run bytes at a character boundary: there, and only there, the ids
+ * can differ from an unbounded encode (the pieces at each cut; at most a
+ * few tokens per max_run bytes). A SentencePiece BPE model encodes words
+ * (U+2581 after something else) apart already when its pieces allow it
+ * (exact), and cuts a longer word, or the whole text when its pieces do
+ * not allow words apart, every max_run bytes likewise. So encoding takes
+ * about 3 bytes per input byte (the text, its normalized copy, the ids)
+ * plus O(max_run) of merge state. Defaults: TOK_CHUNK and TOK_MAX_RUN;
+ * 0 keeps a value; max_run is at least chunk. Set before the tokenizer is
+ * shared between threads. */
+#define TOK_CHUNK ((size_t)64 << 10)
+#define TOK_MAX_RUN ((size_t)1 << 20)
+void tok_set_chunking(struct tokenizer *t, size_t chunk, size_t max_run);
+
+/* A TOK_SPM tokenizer's score of piece id (true), else false. */
+bool tok_spm_score(const struct tokenizer *t, int id, float *score);
 const char *tok_path(const struct tokenizer *t); /* the file loaded */
 bool tok_add_bos(const struct tokenizer *t); /* the template starts with BOS */
 bool tok_add_eos(const struct tokenizer *t); /* the template ends with EOS */

@@ -1065,8 +1065,62 @@ static cJSON *merge_item(const struct tokenizer *t, int l, int r, bool pairs)
 	return x;
 }
 
-int vocab_json_text(const struct tokenizer *t, const struct vocab_keep *k,
-		    char **json, size_t *len, struct err *e)
+/* The source's directory, for a tokenizer.model beside a tokenizer.json. */
+static int sibling(const struct tokenizer *t, const char *name, char *buf,
+		   size_t cap)
+{
+	const char *slash = strrchr(t->path, '/');
+	size_t dl = slash ? (size_t)(slash - t->path) : 1;
+	char dir[4096];
+	if (dl >= sizeof dir)
+		return -1;
+	memcpy(dir, slash ? t->path : ".", dl);
+	dir[dl] = '\0';
+	return path_join(buf, cap, dir, name, NULL);
+}
+
+/* The tokenizer.model beside a tokenizer.json source (not one made from
+ * text by vocab_rewrite), pruned by piece string to k in the new
+ * tokenizer.json's id order: *buf (malloc'd, caller frees) and *path; *buf
+ * NULL when there is none. ERR_FORMAT when a kept piece is not in it. */
+static int sibling_model(const struct tokenizer *src,
+			 const struct vocab_keep *k, unsigned char **buf,
+			 size_t *len, char *path, size_t cap, struct err *e)
+{
+	*buf = NULL;
+	*len = 0;
+	struct spm *m = NULL;
+	int rc;
+	if (src->src_json || sibling(src, "tokenizer.model", path, cap) ||
+	    !path_exists(path))
+		return 0;
+	if ((rc = spm_load_file(path, &m, e)))
+		return rc;
+	int *ids = malloc((size_t)k->n_keep * sizeof *ids);
+	if (!ids)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	for (int i = 0; i < k->n_keep && !rc; i++) {
+		size_t l;
+		const char *p = tok_piece(src, k->keep[i], &l);
+		ids[i] = p ? spm_piece_id(m, p, l) : -1;
+		if (ids[i] < 0)
+			rc = err_set(e, ERR_FORMAT,
+				     "'%s': piece '%.*s' of the tokenizer.json "
+				     "is not in it",
+				     path, p ? (int)l : 0, p ? p : "");
+	}
+	if (!rc)
+		rc = spm_write_buffer(m, ids, (size_t)k->n_keep, buf, len, e);
+	free(ids);
+	spm_free(m);
+	return rc;
+}
+
+/* The tokenizer.json text with the source's merges that survive (the
+ * first pass of vocab_json_text). */
+static int filtered_json_text(const struct tokenizer *t,
+			      const struct vocab_keep *k, char **json,
+			      size_t *len, struct err *e)
 {
 	*json = NULL;
 	*len = 0;
@@ -1194,6 +1248,205 @@ out:
 	return rc;
 }
 
+
+/* The tokenizer.model that goes with the rewritten tokenizer.json of a
+ * TOK_HF_BPE source: the one beside the source pruned by piece string
+ * (*sib true), or else the conversion of the filtered tokenizer.json
+ * (vocab_hf_to_spm_model; none when it does not convert). *buf malloc'd or
+ * NULL. */
+static int model_for_json(const struct tokenizer *t, const struct vocab_keep *k,
+			  const char *filtered, size_t flen,
+			  unsigned char **buf, size_t *len, bool *sib,
+			  struct err *e)
+{
+	char path[4096];
+	int rc = sibling_model(t, k, buf, len, path, sizeof path, e);
+	*sib = *buf != NULL;
+	if (rc || *buf)
+		return rc;
+	struct tokenizer *d0;
+	if ((rc = tok_from_json_text(filtered, flen, t->path, &d0, e)))
+		return rc;
+	if ((rc = copy_template(d0, t, k, e))) {
+		tok_free(d0);
+		return rc;
+	}
+	if (vocab_hf_to_spm_model(d0, buf, len, NULL)) {
+		*buf = NULL;
+		*len = 0;
+	}
+	tok_free(d0);
+	return 0;
+}
+
+/* Kept pieces SentencePiece may join that hold a character which is not
+ * itself a piece (a cut without merge closure can drop 'w' and keep "wa").
+ * SentencePiece and llama.cpp join through such a character, Hugging Face
+ * BPE turns it into byte pieces first and never joins it: a tokenizer.json
+ * then cannot encode like the model. The first such character goes to ex
+ * (NUL-terminated, at most 4 bytes). */
+static int spm_missing_chars(const struct spm *m, char ex[8])
+{
+	int n = spm_n_pieces(m), bad = 0;
+	ex[0] = '\0';
+	for (int id = 0; id < n; id++) {
+		int ty = spm_type(m, id);
+		if (ty != SPM_NORMAL && ty != SPM_UNUSED)
+			continue;
+		size_t len, i = 0;
+		const char *p = spm_piece(m, id, &len);
+		bool piece_bad = false;
+		while (i < len && !piece_bad) {
+			size_t c = 1;
+			while (i + c < len &&
+			       ((unsigned char)p[i + c] & 0xC0) == 0x80)
+				c++;
+			if (c < len && spm_piece_id(m, p + i, c) < 0) {
+				piece_bad = true;
+				if (!ex[0] && c <= 4) {
+					memcpy(ex, p + i, c);
+					ex[c] = '\0';
+				}
+			}
+			i += c;
+		}
+		bad += piece_bad;
+	}
+	return bad;
+}
+
+/* The merges SentencePiece model buf implies (every split of a piece into
+ * two pieces, by the piece's score: tok_merge of a TOK_SPM tokenizer), in
+ * place of root's model.merges. The model's ids are the json's. */
+static int merges_from_model(cJSON *root, const unsigned char *buf,
+			     size_t len, const char *name, struct err *e)
+{
+	struct spm *m;
+	struct tokenizer *d;
+	int rc;
+	if ((rc = spm_load_buffer(buf, len, name, &m, e)))
+		return rc;
+	if (spm_model_type(m) != SPM_BPE) {
+		spm_free(m);
+		return 0;
+	}
+	if ((rc = tok_from_spm(m, name, &d, e)))
+		return rc;
+	cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+	cJSON *om = cJSON_GetObjectItemCaseSensitive(model, "merges");
+	bool pairs = cJSON_IsArray(om) && om->child && cJSON_IsArray(om->child);
+	cJSON *nm = cJSON_CreateArray();
+	if (!nm)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	size_t n = tok_merge_count(d);
+	for (size_t r = 0; r < n && !rc; r++) {
+		int a, b, c;
+		tok_merge(d, r, &a, &b, &c);
+		cJSON *x = merge_item(d, a, b, pairs);
+		if (!x)
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+		else
+			cJSON_AddItemToArray(nm, x);
+	}
+	tok_free(d);
+	if (rc) {
+		cJSON_Delete(nm);
+		return rc;
+	}
+	if (om)
+		cJSON_ReplaceItemInObjectCaseSensitive(model, "merges", nm);
+	else
+		cJSON_AddItemToObject(model, "merges", nm);
+	return 0;
+}
+
+/* vocab_json_text's work: also the model bytes and its missing chars.
+ * A tokenizer.model beside the source is the reference: the json's merges
+ * are derived from it, *missing counts what the json cannot follow. A
+ * converted one follows the json (the reference then): *missing is the
+ * larger of the kept pieces the json cannot reach (k->unreachable; without
+ * closure) and those holding a dropped character, both of which
+ * SentencePiece may reach. */
+static int json_and_model(const struct tokenizer *t, const struct vocab_keep *k,
+			  char **json, size_t *len, unsigned char **mbuf,
+			  size_t *mlen, int *missing, char ex[8], bool *sib,
+			  struct err *e)
+{
+	char *f;
+	size_t fl;
+	unsigned char *mb = NULL;
+	size_t ml = 0;
+	*json = NULL;
+	*len = 0;
+	*missing = 0;
+	ex[0] = '\0';
+	if (mbuf) {
+		*mbuf = NULL;
+		*mlen = 0;
+	}
+	int rc = filtered_json_text(t, k, &f, &fl, e);
+	if (rc)
+		return rc;
+	if ((rc = model_for_json(t, k, f, fl, &mb, &ml, sib, e))) {
+		free(f);
+		return rc;
+	}
+	if (mb && !*sib) { /* converted from the json: the json leads */
+		struct spm *m = NULL;
+		if ((rc = spm_load_buffer(mb, ml, t->path, &m, e))) {
+			free(mb);
+			free(f);
+			return rc;
+		}
+		int chars = spm_missing_chars(m, ex);
+		*missing = chars > k->unreachable ? chars : k->unreachable;
+		spm_free(m);
+	}
+	if (!mb || !*sib) {
+		*json = f;
+		*len = fl;
+		if (mbuf) {
+			*mbuf = mb;
+			*mlen = ml;
+		} else {
+			free(mb);
+		}
+		return 0;
+	}
+	cJSON *root = cJSON_ParseWithLength(f, fl);
+	free(f);
+	struct spm *m = NULL;
+	if (!root)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	else if (!(rc = spm_load_buffer(mb, ml, t->path, &m, e))) {
+		*missing = spm_missing_chars(m, ex);
+		spm_free(m);
+		rc = merges_from_model(root, mb, ml, t->path, e);
+	}
+	if (!rc && !(*json = cJSON_Print(root)))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (!rc)
+		*len = strlen(*json);
+	cJSON_Delete(root);
+	if (!rc && mbuf) {
+		*mbuf = mb;
+		*mlen = ml;
+	} else {
+		free(mb);
+	}
+	return rc;
+}
+
+int vocab_json_text(const struct tokenizer *t, const struct vocab_keep *k,
+		    char **json, size_t *len, struct err *e)
+{
+	int missing;
+	char ex[8];
+	bool sib;
+	return json_and_model(t, k, json, len, NULL, NULL, &missing, ex, &sib,
+			      e);
+}
+
 int vocab_rewrite(const struct tokenizer *t, const struct vocab_keep *k,
 		  struct tokenizer **out, struct err *e)
 {
@@ -1218,10 +1471,31 @@ int vocab_rewrite(const struct tokenizer *t, const struct vocab_keep *k,
 		if ((rc = tok_from_spm(m, name, &d, e)))
 			return rc;
 	} else {
-		char *json;
-		size_t len;
-		if ((rc = vocab_json_text(t, k, &json, &len, e)))
+		char *json, ex[8];
+		size_t len, ml;
+		unsigned char *mb;
+		int missing;
+		bool sib;
+		if ((rc = json_and_model(t, k, &json, &len, &mb, &ml, &missing,
+					 ex, &sib, e)))
 			return rc;
+		if (missing && sib) {
+			/* no tokenizer.json is written (vocab_write_files):
+			 * the model's semantics */
+			struct spm *m;
+			free(json);
+			rc = spm_load_buffer(mb, ml, name, &m, e);
+			free(mb);
+			if (rc || (rc = tok_from_spm(m, name, &d, e)))
+				return rc;
+			if ((rc = copy_template(d, t, k, e))) {
+				tok_free(d);
+				return rc;
+			}
+			*out = d;
+			return 0;
+		}
+		free(mb);
 		rc = tok_from_json_text(json, len, name, &d, e);
 		if (rc) {
 			free(json);
@@ -1263,108 +1537,98 @@ static int write_map(const char *path, const struct vocab_keep *k,
 	return rc;
 }
 
-/* The source's directory, for a tokenizer.model beside a tokenizer.json. */
-static int sibling(const struct tokenizer *t, const char *name, char *buf,
-		   size_t cap)
+static void skipped_json(struct vocab_files *out, int missing,
+			 const char *ex)
 {
-	const char *slash = strrchr(t->path, '/');
-	size_t dl = slash ? (size_t)(slash - t->path) : 1;
-	char dir[4096];
-	if (dl >= sizeof dir)
-		return -1;
-	memcpy(dir, slash ? t->path : ".", dl);
-	dir[dl] = '\0';
-	return path_join(buf, cap, dir, name, NULL);
+	if (!out)
+		return;
+	snprintf(out->warning, sizeof out->warning,
+		 "tokenizer.json not written: %d kept pieces hold a character "
+		 "the cut dropped (e.g. '%s'); SentencePiece and llama.cpp "
+		 "join through it, Hugging Face BPE cannot, so a "
+		 "tokenizer.json would encode the same text differently "
+		 "(keep merge closure on, or load tokenizer.model with "
+		 "transformers' slow LlamaTokenizer)",
+		 missing, ex);
+}
+
+static void skipped_model(struct vocab_files *out, int missing)
+{
+	if (!out)
+		return;
+	snprintf(out->warning, sizeof out->warning,
+		 "tokenizer.model not written: without merge closure at "
+		 "least %d kept pieces are out of the tokenizer.json's reach "
+		 "and in SentencePiece's, so a converted tokenizer.model "
+		 "would encode the same text differently; a GGUF of this "
+		 "model (SentencePiece semantics in llama.cpp) may too "
+		 "(keep merge closure on)",
+		 missing);
 }
 
 int vocab_write_files(const struct tokenizer *src, const struct vocab_keep *k,
-		      const char *outdir, struct err *e)
+		      const char *outdir, struct vocab_files *out,
+		      struct err *e)
 {
+	if (out)
+		*out = (struct vocab_files){0};
 	int rc = check_keep(src, k, e);
 	if (rc)
 		return rc;
 	if (!path_is_dir(outdir) && mkdir(outdir, 0777) && errno != EEXIST)
 		return err_errno(e, ERR_IO, "cannot create '%s'", outdir);
-	char pj[4096], pm[4096], pv[4096], ps[4096];
+	char pj[4096], pm[4096], pv[4096], ex[8] = "";
 	if (path_join(pj, sizeof pj, outdir, "tokenizer.json", e) ||
 	    path_join(pm, sizeof pm, outdir, "tokenizer.model", e) ||
 	    path_join(pv, sizeof pv, outdir, "vocab_map.json", e))
 		return e ? e->code : ERR_INVALID;
 	char *json = NULL;
-	size_t jl = 0;
+	size_t jl = 0, ml = 0;
+	unsigned char *mb = NULL;
+	int missing = 0;
 	if (src->kind == TOK_SPM) {
 		struct tokenizer *d;
 		if ((rc = vocab_rewrite(src, k, &d, e)))
 			return rc;
-		rc = spm_model_type(src->spm) == SPM_BPE
-			 ? vocab_spm_to_hf_json(d, &json, &jl, e)
-			 : 0;
+		if (spm_model_type(src->spm) == SPM_BPE) {
+			missing = spm_missing_chars(d->spm, ex);
+			if (!missing)
+				rc = vocab_spm_to_hf_json(d, &json, &jl, e);
+		}
 		tok_free(d);
-		if (rc)
-			return rc;
 		if (!rc)
-			rc = spm_write_file(pm, src->spm, k->keep,
-					    (size_t)k->n_keep, e);
+			rc = spm_write_buffer(src->spm, k->keep,
+					      (size_t)k->n_keep, &mb, &ml, e);
 	} else {
-		if ((rc = vocab_json_text(src, k, &json, &jl, e)))
-			return rc;
-		/* a tokenizer.model beside the source: prune it by piece
-		 * string, in the new tokenizer.json's id order */
-		struct spm *m = NULL;
-		if (!src->src_json &&
-		    !sibling(src, "tokenizer.model", ps, sizeof ps) &&
-		    path_exists(ps)) {
-			if ((rc = spm_load_file(ps, &m, e))) {
-				free(json);
-				return rc;
-			}
-			int *ids = malloc((size_t)k->n_keep * sizeof *ids);
-			if (!ids)
-				rc = err_set(e, ERR_NOMEM, "out of memory");
-			for (int i = 0; i < k->n_keep && !rc; i++) {
-				size_t l;
-				const char *s = tok_piece(src, k->keep[i], &l);
-				ids[i] = spm_piece_id(m, s, l);
-				if (ids[i] < 0)
-					rc = err_set(e, ERR_FORMAT,
-						     "'%s': piece '%s' of the "
-						     "tokenizer.json is not in "
-						     "it",
-						     ps, s);
-			}
-			if (!rc)
-				rc = spm_write_file(pm, m, ids,
-						    (size_t)k->n_keep, e);
-			free(ids);
-			spm_free(m);
-			if (rc) {
-				free(json);
-				return rc;
-			}
-		} else {
-			/* none beside it: the equivalent model, when the
-			 * tokenizer.json converts (InkubaLM's does) */
-			struct tokenizer *d;
-			unsigned char *pb;
-			size_t pl;
-			if ((rc = vocab_rewrite(src, k, &d, e))) {
-				free(json);
-				return rc;
-			}
-			if (!vocab_hf_to_spm_model(d, &pb, &pl, NULL)) {
-				rc = file_write_atomic(pm, pb, pl, e);
-				free(pb);
-			}
-			tok_free(d);
-			if (rc) {
-				free(json);
-				return rc;
-			}
+		/* the tokenizer.model beside the source pruned, or the
+		 * filtered tokenizer.json converted; the json's merges are
+		 * derived from it, so both encode alike */
+		bool sib;
+		rc = json_and_model(src, k, &json, &jl, &mb, &ml, &missing, ex,
+				    &sib, e);
+		if (!rc && missing && !sib) {
+			/* the json leads: no model that would disagree */
+			free(mb);
+			mb = NULL;
+			skipped_model(out, missing);
+			missing = 0;
 		}
 	}
-	if (json)
+	if (!rc && missing) {
+		free(json);
+		json = NULL;
+		skipped_json(out, missing, ex);
+	}
+	if (!rc && mb)
+		rc = file_write_atomic(pm, mb, ml, e);
+	if (!rc && json)
 		rc = file_write_atomic(pj, json, jl, e);
+	if (!rc && out) {
+		out->json = json != NULL;
+		out->model = mb != NULL;
+	}
 	free(json);
+	free(mb);
 	if (!rc)
 		rc = write_map(pv, k, e);
 	return rc;

@@ -57,9 +57,10 @@
  * naive_unreachable is what the same K (or c) without closure would leave
  * unreachable — the defect of the published 8,064-piece tokenizer.
  *
- * Rewrite: new ids are the kept pieces in their original order; a merge
- * survives when its two parts and its result survive, in the original
- * rank order; specials, added tokens and byte pieces keep their flags and
+ * Rewrite: new ids are the kept pieces in their original order; the
+ * merges are those of the tokenizer.model written with it (see
+ * vocab_write_files), else a merge survives when its two parts and its
+ * result survive, in the original rank order; specials, added tokens and byte pieces keep their flags and
  * the post-processor / BOS / EOS follow their pieces. For a tokenizer.json
  * source the new tokenizer is the JSON text vocab_json_text produces, read
  * back by the loader (so the written file and the in-memory tokenizer
@@ -178,19 +179,38 @@ int vocab_rewrite(const struct tokenizer *t, const struct vocab_keep *k,
 int vocab_json_text(const struct tokenizer *t, const struct vocab_keep *k,
 		    char **json, size_t *len, struct err *e);
 
-/* Writes outdir/tokenizer.json (for a SentencePiece BPE source it is
- * vocab_spm_to_hf_json of the rewritten model; a Unigram source gets
- * none), outdir/tokenizer.model
- * (a SentencePiece source: spm_write_file; a tokenizer.model beside the
- * source tokenizer.json: pruned by piece string, ids following the new
- * tokenizer.json's, ERR_FORMAT when a kept piece is not in it; neither:
- * vocab_hf_to_spm_model of the rewritten tokenizer when it converts, else
- * none), and outdir/vocab_map.json:
+/* Writes outdir/tokenizer.model (a SentencePiece source: pruned; a
+ * tokenizer.model beside the source tokenizer.json: pruned by piece
+ * string, ids following the new tokenizer.json's, ERR_FORMAT when a kept
+ * piece is not in it; neither: vocab_hf_to_spm_model of the filtered
+ * tokenizer.json when it converts, else none), outdir/tokenizer.json and
+ * outdir/vocab_map.json:
  *   {"n_old": V, "n_new": K, "keep": [old ids, in new id order],
  *    "old_to_new": [new id or -1, for each old id]}
- * each atomically; outdir is created when missing. */
+ * each atomically; outdir is created when missing.
+ *
+ * The two tokenizer files never disagree. When a BPE tokenizer.model is
+ * written, the tokenizer.json's merges are the ones it implies (every
+ * split of a piece into two pieces, by the piece's score, as
+ * vocab_spm_to_hf_json; for a SentencePiece source that whole function),
+ * which is what makes Hugging Face BPE join pieces as SentencePiece does.
+ * (The source's own merge list would not: without merge closure
+ * SentencePiece reaches kept pieces through other splits.) One difference
+ * cannot be written away: SentencePiece (and llama.cpp) join characters
+ * that are not pieces themselves, Hugging Face BPE turns them into bytes
+ * first. A cut without closure can drop such a character ('w') and keep
+ * pieces made of it ("wa"); then no tokenizer.json is written, and
+ * out->warning says why (vocab_rewrite then returns the SentencePiece
+ * tokenizer, what the written files and a GGUF encode with). With closure
+ * every character of a kept piece is kept, and both files are written.
+ * out may be NULL. */
+struct vocab_files {
+	bool json, model;  /* tokenizer.json / tokenizer.model written */
+	char warning[640]; /* "" or one lowercase sentence, for the user */
+};
 int vocab_write_files(const struct tokenizer *src, const struct vocab_keep *k,
-		      const char *outdir, struct err *e);
+		      const char *outdir, struct vocab_files *out,
+		      struct err *e);
 
 /* --- SentencePiece -> tokenizer.json ---------------------------------- */
 

@@ -22,6 +22,7 @@
 #include "plan.h"
 #include "planopts.h"
 #include "recipe.h"
+#include "signals.h"
 #include "tokenizer.h"
 #include "vocab.h"
 
@@ -77,11 +78,12 @@ static void usage(FILE *out)
 	planopts_help(out);
 }
 
+/* ctx: non-NULL when stderr is a terminal. Cancels on SIGINT/SIGTERM. */
 static int show_progress(void *ctx, double done, const char *stage)
 {
-	(void)ctx;
-	fprintf(stderr, "\r\033[K%s %3.0f%%", stage, 100 * done);
-	return 0;
+	if (ctx)
+		fprintf(stderr, "\r\033[K%s %3.0f%%", stage, 100 * done);
+	return signals_progress(NULL, done, stage);
 }
 
 static const char *base_name(const char *path, char *buf, size_t cap)
@@ -485,14 +487,16 @@ int cmd_prune(int argc, char **argv)
 	size_t n_calib = 0;
 	char *held = NULL;
 	bool tty = isatty(2);
-	struct progress prog = {show_progress, NULL};
-	const struct progress *pp = tty ? &prog : NULL;
+	struct progress prog = {show_progress, tty ? &tty : NULL};
+	const struct progress *pp = &prog;
+	struct export_notes xnotes = {0};
 
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	recipe_init(&rec);
 	recipe_init(&given);
+	signals_catch();
 
 	/* the plan */
 	if (a.recipe) {
@@ -697,7 +701,8 @@ int cmd_prune(int argc, char **argv)
 				 .tok = ptok ? ptok : tok,
 				 .src_tok = keep ? tok : NULL,
 				 .keep = keep,
-				 .name = name};
+				 .name = name,
+				 .notes = &xnotes};
 	bool heal = a.heal_steps || a.heal_tokens || a.heal_minutes ||
 		    (given.have_heal && !a.no_heal);
 	if (heal) {
@@ -714,6 +719,8 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (tty)
 		fprintf(stderr, "\r\033[K");
+	for (int i = 0; i < xnotes.n; i++)
+		fprintf(stderr, "punguza: prune: %s\n", xnotes.text[i]);
 	if (rc)
 		goto fail;
 	printf("\nwrote %s (%s%s%s, %s)\n", a.out,
@@ -737,5 +744,6 @@ out:
 	model_free(src);
 	recipe_free(&given);
 	recipe_free(&rec);
+	signals_finish();
 	return status;
 }

@@ -250,12 +250,15 @@ int cmd_vocab(int argc, char **argv)
 	if (vocab_rewrite(t, k, &nt, &e) ||
 	    vocab_count_files(nt, corpus, n_corpus, &opts, &c2, p, &e))
 		goto fail;
+	struct vocab_files vf = {0};
 	if (outdir && (out_dir_begin(&od, outdir, src, force, &e) ||
-		       vocab_write_files(t, k, od.tmp, &e) ||
+		       vocab_write_files(t, k, od.tmp, &vf, &e) ||
 		       out_dir_commit(&od, &e))) {
 		out_dir_abort(&od);
 		goto fail;
 	}
+	if (vf.warning[0])
+		fprintf(stderr, "punguza: vocab: warning: %s\n", vf.warning);
 	double tpw0 = c->words ? (double)c->tokens / (double)c->words : 0;
 	double tpw1 = c2->words ? (double)c2->tokens / (double)c2->words : 0;
 	if (*tok_note(t))

@@ -6,10 +6,14 @@
  *   decode tokens/s over N greedy steps (default 64) with the KV cache,
  *   memcpy bandwidth (bytes read + bytes written per second, best of 5
  *   copies of 256 MiB, before and again after the timed runs),
- *   decode as a fraction of the bandwidth limit: bytes of weights one
- *   decode step reads (model_decode_bytes: a shared MLP counts once per
- *   layer, as it is read again by every layer and does not fit in cache)
- *   / bandwidth = the fastest a step could be.
+ *   decode against two bandwidth bounds: every weight a step reads
+ *   coming from memory (model_decode_bytes: a shared MLP counts once per
+ *   layer, as every layer reads it again), and only the unique weights
+ *   coming from memory (the shared MLP read once, then from cache: with
+ *   InkubaLM's 138 MB MLP and a last-level cache larger than that, as on
+ *   this project's machine, decode beats the first bound; the second is
+ *   the real one there). memcpy bandwidth is a rough ceiling either way:
+ *   a step only reads.
  * Prints one line of figures. Threads: OPENBLAS_NUM_THREADS. */
 #include <stdint.h>
 #include <stdio.h>
@@ -134,17 +138,20 @@ int main(int argc, char **argv)
 	/* Unique weight bytes (the shared MLP once), for context. */
 	double unique = 4.0 * (double)model_param_count(m);
 	double decode_tps = n_gen / t_decode, limit = bw / bytes;
+	double limit_u = bw / unique;
 	const char *thr = getenv("OPENBLAS_NUM_THREADS");
 	printf("bench_forward %s: load %.2f s (+ first prefill %.2f s); "
 	       "prefill %d tokens %.1f tokens/s; decode %d tokens %.2f "
 	       "tokens/s (%.1f ms/token); memcpy %.2f GB/s (read+write); "
 	       "weights read %.1f MB/token (%.1f MB unique); bandwidth "
-	       "limit %.2f tokens/s; decode at %.0f%% of it; "
+	       "bound %.2f tokens/s with every read from memory (decode at "
+	       "%.0f%% of it), %.2f tokens/s with the unique weights from "
+	       "memory, the shared MLP from cache (decode at %.0f%% of it); "
 	       "OPENBLAS_NUM_THREADS=%s\n",
 	       dir, t_load, t_warm, n_prompt, n_prompt / t_prefill, n_gen,
 	       decode_tps, 1e3 * t_decode / n_gen, bw / 1e9, bytes / 1e6,
-	       unique / 1e6, limit, 100 * decode_tps / limit,
-	       thr ? thr : "(unset)");
+	       unique / 1e6, limit, 100 * decode_tps / limit, limit_u,
+	       100 * decode_tps / limit_u, thr ? thr : "(unset)");
 	free(ids);
 	fwd_free(s);
 	model_free(m);

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	}
 	double t2 = now();
 	char dir[] = "/tmp/punguza-bench-vocab-XXXXXX";
-	if (!mkdtemp(dir) || vocab_write_files(t, k, dir, &e)) {
+	if (!mkdtemp(dir) || vocab_write_files(t, k, dir, NULL, &e)) {
 		fprintf(stderr, "bench_vocab: %s\n", e.msg);
 		return 1;
 	}

@@ -91,3 +91,46 @@ rm -rf "$TMP/out-50m"
 run "$B/bench_apply" "$TMP/inkubalm-st" "$TMP/out-50m" --plan published-50m \
 	${DATA:+--corpus "$DATA/corpus/swh_nt.txt"}
 rm -rf "$TMP/out-50m"
+
+# llama.cpp as a side-by-side reference (a benchmark only, never a
+# dependency): the F32 GGUF punguza exports from the same random full-size
+# model, 2 threads, a 256-token prompt and 64 decoded tokens, against
+# bench_forward on the safetensors of that model with 2 threads. Found as
+# llama-bench on PATH or under LLAMA_CPP_DIR (its build/bin/); skipped with
+# a message otherwise. README, Performance, says how to build one.
+LLAMA_BENCH=
+for c in ${LLAMA_CPP_DIR:+"$LLAMA_CPP_DIR/build/bin/llama-bench" "$LLAMA_CPP_DIR/bin/llama-bench" "$LLAMA_CPP_DIR/llama-bench"}; do
+	[ -x "$c" ] && { LLAMA_BENCH=$c; break; }
+done
+[ -n "$LLAMA_BENCH" ] || LLAMA_BENCH=$(command -v llama-bench 2>/dev/null || true)
+if [ -z "$LLAMA_BENCH" ]; then
+	echo "skip: llama.cpp reference: no llama-bench on PATH or in \$LLAMA_CPP_DIR"
+elif [ -f "$TMP/inkubalm-st/model.safetensors" ]; then
+	GG=$TMP/gguf-f32
+	TOKD=assets/tiny-inkuba
+	[ -f "$DATA/inkubalm-0.4b/tokenizer.json" ] && TOKD=$DATA/inkubalm-0.4b
+	[ -f "$GG/model.gguf" ] || { rm -rf "$GG"; "$O/punguza" prune \
+		"$TMP/inkubalm-st" --tokenizer "$TOKD" -o "$GG" --format gguf \
+		>/dev/null; }
+	PF=$(OPENBLAS_NUM_THREADS=2 "$B/bench_forward" "$TMP/inkubalm-st" \
+		--prompt 256 --gen 64)
+	echo "## $PF"
+	LB=$("$LLAMA_BENCH" -m "$GG/model.gguf" -t 2 -p 256 -n 64 -r 3 -o csv 2>/dev/null)
+	# llama-bench's CSV: one row per test, columns named in the header
+	lts() { printf '%s\n' "$LB" | awk -F, -v want="$1" 'NR == 1 {
+		for (i = 1; i <= NF; i++) { h = $i; gsub(/"/, "", h); c[h] = i } next }
+		{ gsub(/"/, ""); if (want == "p" && $c["n_prompt"] > 0 ||
+		  want == "g" && $c["n_gen"] > 0) print $c["avg_ts"] }'; }
+	LP=$(lts p) LG=$(lts g)
+	PP=$(printf '%s\n' "$PF" | sed -nE 's/.*prefill [0-9]+ tokens ([0-9.]+) tokens\/s.*/\1/p')
+	PG=$(printf '%s\n' "$PF" | sed -nE 's/.*decode [0-9]+ tokens ([0-9.]+) tokens\/s.*/\1/p')
+	if [ -n "$LP" ] && [ -n "$LG" ] && [ -n "$PP" ] && [ -n "$PG" ]; then
+		echo "## llama.cpp reference ($LLAMA_BENCH, F32 GGUF, 2 threads):" \
+			"prefill 256: punguza $PP, llama.cpp $LP tokens/s, ratio" \
+			"$(echo "scale=2; $PP / $LP" | bc);" \
+			"decode 64: punguza $PG, llama.cpp $LG tokens/s, ratio" \
+			"$(echo "scale=2; $PG / $LG" | bc)"
+	else
+		echo "(llama.cpp reference failed: $LB)"
+	fi
+fi
