@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "par.h"
 #include "safetensors.h"
 #include "weights.h"
 
@@ -96,6 +97,43 @@ static int check_params(const struct adamw *a, const struct model_param *p,
 	return 0;
 }
 
+/* Elements per task of a step. */
+#define ADAMW_CHUNK ((uint64_t)1 << 16)
+
+struct chunk {
+	int tensor;
+	uint64_t first;
+};
+
+struct step_ctx {
+	struct adamw *a;
+	const struct model_param *pp, *pg;
+	float step, bc2s, b1, b2, c1, c2, eps, decay;
+	struct chunk *chunks;
+};
+
+static void task_step(void *arg, int task, int thread)
+{
+	(void)thread;
+	const struct step_ctx *c = arg;
+	int i = c->chunks[task].tensor;
+	uint64_t j0 = c->chunks[task].first, n = c->pp[i].n;
+	uint64_t j1 = n - j0 < ADAMW_CHUNK ? n : j0 + ADAMW_CHUNK;
+	float *p = c->pp[i].w, *m = c->a->m[i], *v = c->a->v[i];
+	const float *g = c->pg[i].w;
+	float decay = c->pp[i].norm ? 1.0f : c->decay;
+	for (uint64_t j = j0; j < j1; j++) {
+		float gj = g[j];
+		float pj = p[j] * decay;
+		float mj = m[j] * c->b1 + c->c1 * gj;
+		float vj = v[j] * c->b2 + c->c2 * gj * gj;
+		float den = sqrtf(vj) / c->bc2s + c->eps;
+		m[j] = mj;
+		v[j] = vj;
+		p[j] = pj + c->step * (mj / den);
+	}
+}
+
 int adamw_step(struct adamw *a, struct model *params,
 	       const struct model *grads, const struct adamw_opts *o,
 	       struct err *e)
@@ -129,28 +167,35 @@ int adamw_step(struct adamw *a, struct model *params,
 	 * rounded to f32 by the f32 kernels. */
 	double bc1 = 1.0 - pow(o->beta1, (double)a->t);
 	double bc2 = 1.0 - pow(o->beta2, (double)a->t);
-	float step = (float)(-(o->lr / bc1));
-	float bc2s = (float)sqrt(bc2);
-	float b1 = (float)o->beta1, b2 = (float)o->beta2;
-	float c1 = (float)(1.0 - o->beta1), c2 = (float)(1.0 - o->beta2);
-	float eps = (float)o->eps;
-	for (int i = 0; i < n; i++) {
-		float *p = pp[i].w, *m = a->m[i], *v = a->v[i];
-		const float *g = pg[i].w;
-		uint64_t cnt = pp[i].n;
-		float decay = (float)(1.0 - o->lr * (pp[i].norm ? 0.0
-							: o->weight_decay));
-		for (uint64_t j = 0; j < cnt; j++) {
-			float gj = g[j];
-			float pj = p[j] * decay;
-			float mj = m[j] * b1 + c1 * gj;
-			float vj = v[j] * b2 + c2 * gj * gj;
-			float den = sqrtf(vj) / bc2s + eps;
-			m[j] = mj;
-			v[j] = vj;
-			p[j] = pj + step * (mj / den);
-		}
+	struct step_ctx c = {
+	    .a = a,
+	    .pp = pp,
+	    .pg = pg,
+	    .step = (float)(-(o->lr / bc1)),
+	    .bc2s = (float)sqrt(bc2),
+	    .b1 = (float)o->beta1,
+	    .b2 = (float)o->beta2,
+	    .c1 = (float)(1.0 - o->beta1),
+	    .c2 = (float)(1.0 - o->beta2),
+	    .eps = (float)o->eps,
+	    .decay = (float)(1.0 - o->lr * o->weight_decay),
+	};
+	/* elementwise: chunks of every tensor, on the engine's threads */
+	int n_chunks = 0;
+	for (int i = 0; i < n; i++)
+		n_chunks += (int)((pp[i].n + ADAMW_CHUNK - 1) / ADAMW_CHUNK);
+	c.chunks = malloc((size_t)n_chunks * sizeof *c.chunks);
+	if (!c.chunks) {
+		a->t--;
+		rc = err_set(e, ERR_NOMEM, "adamw: out of memory");
+		goto out;
 	}
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		for (uint64_t j = 0; j < pp[i].n; j += ADAMW_CHUNK)
+			c.chunks[k++] = (struct chunk){i, j};
+	par_run(par_threads(), n_chunks, task_step, &c);
+	free(c.chunks);
 out:
 	free(pp);
 	return rc;

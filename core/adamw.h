@@ -12,7 +12,8 @@
  *   p -= (lr / (1 - b1^t)) * m / denom
  *
  * in f32 like PyTorch's per-element kernels (the bias corrections in
- * double, as Python computes them).
+ * double, as Python computes them). Elementwise, split over OpenBLAS's
+ * thread count (par.h): the result does not depend on it.
  *
  * State file (adamw_save / adamw_load): a safetensors file holding the
  * moments as F32 tensors "<param name>.exp_avg" and ".exp_avg_sq", the

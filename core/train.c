@@ -1,9 +1,12 @@
 #include "train.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "par.h"
 
 /*
  * Layout: N = B*T rows, row r = b*T + t (token t of sequence b). The
@@ -43,7 +46,9 @@ struct train_state {
 	float *dk;  /* (N, kv*hd) */
 	float *dv;  /* (N, kv*hd) */
 	float *dao; /* (N, h*hd) */
-	float *dp;  /* (T, T) one head's probability gradient */
+	float *dp;  /* (n_dp, T, T) one head's probability gradient per
+		       thread */
+	int n_dp;
 };
 
 void train_free(struct train_state *s)
@@ -99,7 +104,8 @@ int train_new(const struct model *m, int max_batch, int max_ctx,
 		return rc;
 	const struct config *c = &m->cfg;
 	if (max_batch < 1 || max_ctx < 2 ||
-	    max_ctx > c->max_position_embeddings)
+	    max_ctx > c->max_position_embeddings ||
+	    (int64_t)max_batch * max_ctx > INT_MAX / 2)
 		return err_set(e, ERR_INVALID,
 			       "train: batch %d x context %d: need a batch >= "
 			       "1 and 2 <= context <= %d",
@@ -143,7 +149,8 @@ int train_new(const struct model *m, int max_batch, int max_ctx,
 	s->dk = falloc3(N, kvd, 1, &bytes);
 	s->dv = falloc3(N, kvd, 1, &bytes);
 	s->dao = falloc3(N, qd, 1, &bytes);
-	s->dp = falloc3(T, T, 1, &bytes);
+	s->n_dp = par_threads();
+	s->dp = falloc3((uint64_t)s->n_dp, T, T, &bytes);
 	if (!s->tokens || !s->rope_cos || !s->rope_sin || !s->xin || !s->r1 ||
 	    !s->q || !s->k || !s->v || !s->p || !s->ao || !s->xmid || !s->r2 ||
 	    !s->gate || !s->up || !s->rf || !s->logits || !s->xn || !s->dx ||
@@ -273,78 +280,214 @@ static void swiglu(float *h, const float *gate, const float *up, size_t n)
 /* Offsets of layer l's kept tensors. */
 #define AT(buf, l, per) ((buf) + (size_t)(l) * (per))
 
+/* ---- the loops outside BLAS, split over threads (par.h) ---- */
+
+/* What one layer's attention and elementwise tasks read and write. */
+struct layer_ctx {
+	struct train_state *s;
+	int T, d, f, hd, H, KV, qd, kvd, rep;
+	float scale;
+	float *q, *k, *v, *p, *ao, *gate, *up; /* the layer's kept tensors */
+	float *hb, *dq, *dk, *dv, *dao, *dg, *du;
+	int dir; /* RoPE: +1 forward, -1 backward */
+};
+
+/* RoPE (or its inverse) on one row of q and k. */
+static void task_rope(void *arg, int r, int thread)
+{
+	(void)thread;
+	const struct layer_ctx *c = arg;
+	size_t t = (size_t)(r % c->T), half = (size_t)c->hd / 2;
+	const float *cs = c->s->rope_cos + t * half;
+	const float *sn = c->s->rope_sin + t * half;
+	rope_apply(c->q + (size_t)r * c->qd, c->H, c->hd, cs, sn, c->dir);
+	rope_apply(c->k + (size_t)r * c->kvd, c->KV, c->hd, cs, sn, c->dir);
+}
+
+/* One row of h = silu(gate) * up. */
+static void task_swiglu(void *arg, int r, int thread)
+{
+	(void)thread;
+	const struct layer_ctx *c = arg;
+	size_t o = (size_t)r * c->f;
+	swiglu(c->hb + o, c->gate + o, c->up + o, (size_t)c->f);
+}
+
+/* One row of SwiGLU's backward: hb holds dh on entry. */
+static void task_swiglu_bwd(void *arg, int r, int thread)
+{
+	(void)thread;
+	const struct layer_ctx *c = arg;
+	size_t o = (size_t)r * c->f;
+	const float *gate = c->gate + o, *up = c->up + o, *dh = c->hb + o;
+	float *dg = c->dg + o, *du = c->du + o;
+	for (int i = 0; i < c->f; i++) {
+		float gi = gate[i], sg = sigmoidf(gi);
+		du[i] = dh[i] * gi * sg;
+		dg[i] = dh[i] * up[i] * sg * (1.0f + gi * (1.0f - sg));
+	}
+}
+
+/* Causal attention of sequence b, kv group g (its rep query heads):
+ * P = softmax(Q K^T * scale) kept, O = P V. */
+static void task_attn(void *arg, int task, int thread)
+{
+	(void)thread;
+	const struct layer_ctx *c = arg;
+	int T = c->T, hd = c->hd, b = task / c->KV, g = task % c->KV;
+	size_t r0 = (size_t)b * T;
+	const float *kh = c->k + r0 * c->kvd + (size_t)g * hd;
+	const float *vh = c->v + r0 * c->kvd + (size_t)g * hd;
+	for (int h = g * c->rep; h < (g + 1) * c->rep; h++) {
+		const float *qh = c->q + r0 * c->qd + (size_t)h * hd;
+		float *att = c->p + ((size_t)b * c->H + h) * T * T; /* (T, T) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
+			    c->scale, qh, c->qd, kh, c->kvd, 0.0f, att, T);
+		for (int t = 0; t < T; t++) {
+			float *a = att + (size_t)t * T;
+			int len = t + 1; /* causal */
+			float mx = a[0];
+			for (int j = 1; j < len; j++)
+				if (a[j] > mx)
+					mx = a[j];
+			float sum = 0;
+			for (int j = 0; j < len; j++) {
+				a[j] = expf(a[j] - mx);
+				sum += a[j];
+			}
+			for (int j = 0; j < len; j++)
+				a[j] /= sum;
+			for (int j = len; j < T; j++)
+				a[j] = 0;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
+			    1.0f, att, T, vh, c->kvd, 0.0f,
+			    c->ao + r0 * c->qd + (size_t)h * hd, c->qd);
+	}
+}
+
+/* Its backward: dq of the group's heads; dk, dv summed over them (in head
+ * order: one task owns the group, so no race and a fixed order). */
+static void task_attn_bwd(void *arg, int task, int thread)
+{
+	const struct layer_ctx *c = arg;
+	int T = c->T, hd = c->hd, b = task / c->KV, g = task % c->KV;
+	size_t r0 = (size_t)b * T;
+	size_t ko = r0 * c->kvd + (size_t)g * hd;
+	float *dp = c->s->dp + (size_t)thread * T * T; /* (T, T) */
+	for (int t = 0; t < T; t++) {
+		memset(c->dk + ko + (size_t)t * c->kvd, 0, (size_t)hd * 4);
+		memset(c->dv + ko + (size_t)t * c->kvd, 0, (size_t)hd * 4);
+	}
+	for (int h = g * c->rep; h < (g + 1) * c->rep; h++) {
+		size_t qo = r0 * c->qd + (size_t)h * hd;
+		const float *att = c->p + ((size_t)b * c->H + h) * T * T;
+		/* dP = dO V^T (T, T); dV += P^T dO */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
+			    1.0f, c->dao + qo, c->qd, c->v + ko, c->kvd, 0.0f,
+			    dp, T);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T,
+			    1.0f, att, T, c->dao + qo, c->qd, 1.0f, c->dv + ko,
+			    c->kvd);
+		/* softmax backward, dS = P * (dP - rowsum(P * dP)), times the
+		 * scores' 1/sqrt(hd) */
+		for (int t = 0; t < T; t++) {
+			const float *pr = att + (size_t)t * T;
+			float *dr = dp + (size_t)t * T;
+			int len = t + 1;
+			double dot = 0;
+			for (int j = 0; j < len; j++)
+				dot += (double)pr[j] * dr[j];
+			float fd = (float)dot;
+			for (int j = 0; j < len; j++)
+				dr[j] = pr[j] * (dr[j] - fd) * c->scale;
+			for (int j = len; j < T; j++)
+				dr[j] = 0;
+		}
+		/* dQ = dS K; dK += dS^T Q */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
+			    1.0f, dp, T, c->k + ko, c->kvd, 0.0f, c->dq + qo,
+			    c->qd);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T,
+			    1.0f, dp, T, c->q + qo, c->qd, 1.0f, c->dk + ko,
+			    c->kvd);
+	}
+}
+
+/* The context of layer l's kept tensors for the current batch. */
+static struct layer_ctx layer_ctx_of(struct train_state *s, int l)
+{
+	const struct config *c = &s->m->cfg;
+	struct layer_ctx x;
+	memset(&x, 0, sizeof x);
+	x.s = s;
+	x.T = s->T;
+	x.d = c->hidden_size;
+	x.f = c->intermediate_size;
+	x.hd = c->head_dim;
+	x.H = c->n_heads;
+	x.KV = c->n_kv_heads;
+	x.qd = x.H * x.hd;
+	x.kvd = x.KV * x.hd;
+	x.rep = x.H / x.KV;
+	x.scale = 1.0f / sqrtf((float)x.hd);
+	size_t NM = (size_t)s->max_batch * s->max_ctx; /* rows per layer */
+	x.q = AT(s->q, l, NM * x.qd);
+	x.k = AT(s->k, l, NM * x.kvd);
+	x.v = AT(s->v, l, NM * x.kvd);
+	x.ao = AT(s->ao, l, NM * x.qd);
+	x.p = AT(s->p, l, NM * x.H * s->max_ctx);
+	x.gate = AT(s->gate, l, NM * x.f);
+	x.up = AT(s->up, l, NM * x.f);
+	x.hb = s->hb;
+	x.dq = s->dq;
+	x.dk = s->dk;
+	x.dv = s->dv;
+	x.dao = s->dao;
+	x.dg = s->dg;
+	x.du = s->du;
+	return x;
+}
+
+/* Runs the attention tasks with single-threaded BLAS inside. */
+static void run_attention(struct layer_ctx *c, int B, int threads,
+			  void (*fn)(void *, int, int))
+{
+	int prev = par_blas_single();
+	par_run(threads, B * c->KV, fn, c);
+	par_blas_restore(prev);
+}
+
 static void layer_forward(struct train_state *s, int l)
 {
 	const struct model *m = s->m;
 	const struct config *c = &m->cfg;
 	const struct layer_weights *w = &m->layers[l];
-	int d = c->hidden_size, hd = c->head_dim, H = c->n_heads;
-	int KV = c->n_kv_heads, f = c->intermediate_size;
-	int qd = H * hd, kvd = KV * hd, rep = H / KV, half = hd / 2;
-	int B = s->B, T = s->T, N = B * T;
-	size_t NM = (size_t)s->max_batch * s->max_ctx; /* rows per layer */
-	const float *x = AT(s->xin, l, NM * d);
+	struct layer_ctx x = layer_ctx_of(s, l);
+	int d = x.d, f = x.f, qd = x.qd, kvd = x.kvd;
+	int N = s->B * s->T, nt = par_threads();
+	size_t NM = (size_t)s->max_batch * s->max_ctx;
+	const float *xin = AT(s->xin, l, NM * d);
 	float *r1 = AT(s->r1, l, NM), *r2 = AT(s->r2, l, NM);
-	float *q = AT(s->q, l, NM * qd), *k = AT(s->k, l, NM * kvd);
-	float *v = AT(s->v, l, NM * kvd), *ao = AT(s->ao, l, NM * qd);
-	float *p = AT(s->p, l, NM * H * s->max_ctx);
 	float *xmid = AT(s->xmid, l, NM * d);
-	float *gate = AT(s->gate, l, NM * f), *up = AT(s->up, l, NM * f);
 	float *xout = AT(s->xin, l + 1, NM * d);
-	float scale = 1.0f / sqrtf((float)hd);
 
-	rmsnorm_fwd(s->xn, r1, x, w->attn_norm, N, d, c->rms_norm_eps);
-	mm_fwd(q, s->xn, w->wq, N, qd, d);
-	mm_fwd(k, s->xn, w->wk, N, kvd, d);
-	mm_fwd(v, s->xn, w->wv, N, kvd, d);
-	for (int r = 0; r < N; r++) {
-		size_t t = (size_t)(r % T);
-		const float *cs = s->rope_cos + t * half;
-		const float *sn = s->rope_sin + t * half;
-		rope_apply(q + (size_t)r * qd, H, hd, cs, sn, 1);
-		rope_apply(k + (size_t)r * kvd, KV, hd, cs, sn, 1);
-	}
-	for (int b = 0; b < B; b++) {
-		size_t r0 = (size_t)b * T;
-		for (int h = 0; h < H; h++) {
-			const float *qh = q + r0 * qd + (size_t)h * hd;
-			const float *kh = k + r0 * kvd + (size_t)(h / rep) * hd;
-			const float *vh = v + r0 * kvd + (size_t)(h / rep) * hd;
-			float *att = p + ((size_t)b * H + h) * T * T; /* (T, T) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T,
-				    T, hd, scale, qh, qd, kh, kvd, 0.0f, att,
-				    T);
-			for (int t = 0; t < T; t++) {
-				float *a = att + (size_t)t * T;
-				int len = t + 1; /* causal */
-				float mx = a[0];
-				for (int j = 1; j < len; j++)
-					if (a[j] > mx)
-						mx = a[j];
-				float sum = 0;
-				for (int j = 0; j < len; j++) {
-					a[j] = expf(a[j] - mx);
-					sum += a[j];
-				}
-				for (int j = 0; j < len; j++)
-					a[j] /= sum;
-				for (int j = len; j < T; j++)
-					a[j] = 0;
-			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-				    T, hd, T, 1.0f, att, T, vh, kvd, 0.0f,
-				    ao + r0 * qd + (size_t)h * hd, qd);
-		}
-	}
-	mm_fwd(xmid, ao, w->wo, N, d, qd);
+	rmsnorm_fwd(s->xn, r1, xin, w->attn_norm, N, d, c->rms_norm_eps);
+	mm_fwd(x.q, s->xn, w->wq, N, qd, d);
+	mm_fwd(x.k, s->xn, w->wk, N, kvd, d);
+	mm_fwd(x.v, s->xn, w->wv, N, kvd, d);
+	x.dir = 1;
+	par_run(nt, N, task_rope, &x);
+	run_attention(&x, s->B, nt, task_attn);
+	mm_fwd(xmid, x.ao, w->wo, N, d, qd);
 	size_t nd = (size_t)N * d;
 	for (size_t i = 0; i < nd; i++)
-		xmid[i] += x[i];
+		xmid[i] += xin[i];
 
 	rmsnorm_fwd(s->xn, r2, xmid, w->mlp_norm, N, d, c->rms_norm_eps);
-	mm_fwd(gate, s->xn, w->w_gate, N, f, d);
-	mm_fwd(up, s->xn, w->w_up, N, f, d);
-	swiglu(s->hb, gate, up, (size_t)N * f);
+	mm_fwd(x.gate, s->xn, w->w_gate, N, f, d);
+	mm_fwd(x.up, s->xn, w->w_up, N, f, d);
+	par_run(nt, N, task_swiglu, &x);
 	mm_fwd(xout, s->hb, w->w_down, N, d, f);
 	for (size_t i = 0; i < nd; i++)
 		xout[i] += xmid[i];
@@ -389,34 +532,21 @@ int train_forward(struct train_state *s, const int *tokens, int B, int T,
 static void layer_backward(struct train_state *s, int l, struct model *g)
 {
 	const struct model *m = s->m;
-	const struct config *c = &m->cfg;
 	const struct layer_weights *w = &m->layers[l];
 	struct layer_weights *gw = &g->layers[l];
-	int d = c->hidden_size, hd = c->head_dim, H = c->n_heads;
-	int KV = c->n_kv_heads, f = c->intermediate_size;
-	int qd = H * hd, kvd = KV * hd, rep = H / KV, half = hd / 2;
-	int B = s->B, T = s->T, N = B * T;
+	struct layer_ctx x = layer_ctx_of(s, l);
+	int d = x.d, f = x.f, qd = x.qd, kvd = x.kvd;
+	int N = s->B * s->T, nt = par_threads();
 	size_t NM = (size_t)s->max_batch * s->max_ctx;
-	const float *x = AT(s->xin, l, NM * d);
+	const float *xin = AT(s->xin, l, NM * d);
 	const float *r1 = AT(s->r1, l, NM), *r2 = AT(s->r2, l, NM);
-	const float *q = AT(s->q, l, NM * qd), *k = AT(s->k, l, NM * kvd);
-	const float *v = AT(s->v, l, NM * kvd), *ao = AT(s->ao, l, NM * qd);
-	const float *p = AT(s->p, l, NM * H * s->max_ctx);
 	const float *xmid = AT(s->xmid, l, NM * d);
-	const float *gate = AT(s->gate, l, NM * f);
-	const float *up = AT(s->up, l, NM * f);
-	float scale = 1.0f / sqrtf((float)hd);
-	size_t nf = (size_t)N * f;
 
 	/* MLP: xout = xmid + down(silu(gate) * up), gate/up of norm(xmid). */
-	swiglu(s->hb, gate, up, nf);
+	par_run(nt, N, task_swiglu, &x);
 	mm_dw(gw->w_down, s->dx, s->hb, N, d, f);
 	mm_dx(s->hb, s->dx, w->w_down, N, d, f, 0.0f); /* hb = dh (N, f) */
-	for (size_t i = 0; i < nf; i++) {
-		float gi = gate[i], sg = sigmoidf(gi), dh = s->hb[i];
-		s->du[i] = dh * gi * sg;
-		s->dg[i] = dh * up[i] * sg * (1.0f + gi * (1.0f - sg));
-	}
+	par_run(nt, N, task_swiglu_bwd, &x);
 	rmsnorm_redo(s->xn, r2, xmid, w->mlp_norm, N, d);
 	mm_dw(gw->w_gate, s->dg, s->xn, N, f, d);
 	mm_dw(gw->w_up, s->du, s->xn, N, f, d);
@@ -424,64 +554,24 @@ static void layer_backward(struct train_state *s, int l, struct model *g)
 	mm_dx(s->dxn, s->du, w->w_up, N, f, d, 1.0f);
 	rmsnorm_bwd(s->dx, gw->mlp_norm, s->dxn, xmid, r2, w->mlp_norm, N, d);
 
-	/* Attention: xmid = x + o(attn(rope(q), rope(k), v)). */
-	mm_dw(gw->wo, s->dx, ao, N, d, qd);
+	/* Attention: xmid = xin + o(attn(rope(q), rope(k), v)). */
+	mm_dw(gw->wo, s->dx, x.ao, N, d, qd);
 	mm_dx(s->dao, s->dx, w->wo, N, d, qd, 0.0f);
-	memset(s->dk, 0, (size_t)N * kvd * sizeof(float));
-	memset(s->dv, 0, (size_t)N * kvd * sizeof(float));
-	for (int b = 0; b < B; b++) {
-		size_t r0 = (size_t)b * T;
-		for (int h = 0; h < H; h++) {
-			size_t qo = r0 * qd + (size_t)h * hd;
-			size_t ko = r0 * kvd + (size_t)(h / rep) * hd;
-			const float *att = p + ((size_t)b * H + h) * T * T;
-			float *dp = s->dp;
-			/* dP = dO · V^T (T, T); dV += P^T · dO */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T,
-				    T, hd, 1.0f, s->dao + qo, qd, v + ko, kvd,
-				    0.0f, dp, T);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T,
-				    hd, T, 1.0f, att, T, s->dao + qo, qd, 1.0f,
-				    s->dv + ko, kvd);
-			/* softmax backward: dS = P * (dP - rowsum(P * dP)),
-			 * then the 1/sqrt(hd) of the scores. */
-			for (int t = 0; t < T; t++) {
-				const float *pr = att + (size_t)t * T;
-				float *dr = dp + (size_t)t * T;
-				int len = t + 1;
-				double dot = 0;
-				for (int j = 0; j < len; j++)
-					dot += (double)pr[j] * dr[j];
-				float fd = (float)dot;
-				for (int j = 0; j < len; j++)
-					dr[j] = pr[j] * (dr[j] - fd) * scale;
-				for (int j = len; j < T; j++)
-					dr[j] = 0;
-			}
-			/* dQ = dS · K; dK += dS^T · Q */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-				    T, hd, T, 1.0f, dp, T, k + ko, kvd, 0.0f,
-				    s->dq + qo, qd);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T,
-				    hd, T, 1.0f, dp, T, q + qo, qd, 1.0f,
-				    s->dk + ko, kvd);
-		}
-	}
-	for (int r = 0; r < N; r++) {
-		size_t t = (size_t)(r % T);
-		const float *cs = s->rope_cos + t * half;
-		const float *sn = s->rope_sin + t * half;
-		rope_apply(s->dq + (size_t)r * qd, H, hd, cs, sn, -1);
-		rope_apply(s->dk + (size_t)r * kvd, KV, hd, cs, sn, -1);
-	}
-	rmsnorm_redo(s->xn, r1, x, w->attn_norm, N, d);
+	run_attention(&x, s->B, nt < s->n_dp ? nt : s->n_dp, task_attn_bwd);
+	/* RoPE's backward rotates dq, dk back */
+	struct layer_ctx xr = x;
+	xr.q = s->dq;
+	xr.k = s->dk;
+	xr.dir = -1;
+	par_run(nt, N, task_rope, &xr);
+	rmsnorm_redo(s->xn, r1, xin, w->attn_norm, N, d);
 	mm_dw(gw->wq, s->dq, s->xn, N, qd, d);
 	mm_dw(gw->wk, s->dk, s->xn, N, kvd, d);
 	mm_dw(gw->wv, s->dv, s->xn, N, kvd, d);
 	mm_dx(s->dxn, s->dq, w->wq, N, qd, d, 0.0f);
 	mm_dx(s->dxn, s->dk, w->wk, N, kvd, d, 1.0f);
 	mm_dx(s->dxn, s->dv, w->wv, N, kvd, d, 1.0f);
-	rmsnorm_bwd(s->dx, gw->attn_norm, s->dxn, x, r1, w->attn_norm, N, d);
+	rmsnorm_bwd(s->dx, gw->attn_norm, s->dxn, xin, r1, w->attn_norm, N, d);
 }
 
 static int same_geometry(const struct config *a, const struct config *b)
@@ -576,31 +666,78 @@ void train_zero_grads(struct model *g)
 	free(ps);
 }
 
+/* Elements per partial sum of the gradient norm: fixed, so the sum's
+ * order (and result) does not depend on the thread count. */
+#define CLIP_CHUNK ((uint64_t)1 << 16)
+
+struct clip_ctx {
+	const struct model_param *ps;
+	int *tensor;	 /* (chunks) */
+	uint64_t *first; /* (chunks) */
+	double *ss;	 /* (chunks) partial sums of squares */
+	float coef;
+};
+
+static void task_sumsq(void *arg, int k, int thread)
+{
+	(void)thread;
+	const struct clip_ctx *c = arg;
+	const struct model_param *p = &c->ps[c->tensor[k]];
+	uint64_t j0 = c->first[k];
+	uint64_t j1 = p->n - j0 < CLIP_CHUNK ? p->n : j0 + CLIP_CHUNK;
+	double ss = 0;
+	for (uint64_t j = j0; j < j1; j++)
+		ss += (double)p->w[j] * p->w[j];
+	c->ss[k] = ss;
+}
+
+static void task_scale(void *arg, int k, int thread)
+{
+	(void)thread;
+	const struct clip_ctx *c = arg;
+	const struct model_param *p = &c->ps[c->tensor[k]];
+	uint64_t j0 = c->first[k];
+	uint64_t j1 = p->n - j0 < CLIP_CHUNK ? p->n : j0 + CLIP_CHUNK;
+	for (uint64_t j = j0; j < j1; j++)
+		p->w[j] *= c->coef;
+}
+
 double train_clip_grads(struct model *g, double max_norm)
 {
 	struct model_param *ps;
 	int n = params_of(g, &ps);
 	if (n < 0)
 		return NAN;
-	/* torch: total = norm(stack(norm(g_i))): per-tensor norms first. */
-	double total = 0;
-	for (int i = 0; i < n; i++) {
-		double ss = 0;
-		const float *w = ps[i].w;
-		for (uint64_t j = 0; j < ps[i].n; j++)
-			ss += (double)w[j] * w[j];
-		total += ss;
-	}
+	int nc = 0;
+	for (int i = 0; i < n; i++)
+		nc += (int)((ps[i].n + CLIP_CHUNK - 1) / CLIP_CHUNK);
+	struct clip_ctx c = {ps, malloc((size_t)nc * sizeof(int)),
+			     malloc((size_t)nc * sizeof(uint64_t)),
+			     malloc((size_t)nc * sizeof(double)), 1.0f};
+	double total = NAN;
+	if (!c.tensor || !c.first || !c.ss)
+		goto out;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		for (uint64_t j = 0; j < ps[i].n; j += CLIP_CHUNK) {
+			c.tensor[k] = i;
+			c.first[k++] = j;
+		}
+	int nt = par_threads();
+	par_run(nt, nc, task_sumsq, &c);
+	total = 0;
+	for (int i = 0; i < nc; i++)
+		total += c.ss[i];
 	total = sqrt(total);
 	/* torch scales whenever max_norm / (norm + 1e-6) < 1 */
 	if (max_norm > 0 && max_norm / (total + 1e-6) < 1.0) {
-		float coef = (float)(max_norm / (total + 1e-6));
-		for (int i = 0; i < n; i++) {
-			float *w = ps[i].w;
-			for (uint64_t j = 0; j < ps[i].n; j++)
-				w[j] *= coef;
-		}
+		c.coef = (float)(max_norm / (total + 1e-6));
+		par_run(nt, nc, task_scale, &c);
 	}
+out:
+	free(c.tensor);
+	free(c.first);
+	free(c.ss);
 	free(ps);
 	return total;
 }

@@ -21,13 +21,22 @@
  * train_backward ADDS into the gradient model (accumulation over
  * micro-batches); zero it with train_zero_grads between optimizer steps.
  *
- * Threads: the same OpenBLAS setting as the forward pass; the results are
- * deterministic for a given thread count (every reduction outside BLAS is
- * serial, in a fixed order).
+ * Threads: as many as OpenBLAS is set to (OPENBLAS_NUM_THREADS or
+ * openblas_set_num_threads). The big products are OpenBLAS's; the loops
+ * outside BLAS (RoPE, SwiGLU, attention per sequence and kv group, the
+ * norm's partial sums) are split over the same number of threads with
+ * par.h, OpenBLAS switched to one thread for the small per-head products
+ * meanwhile (a process-wide setting, restored afterwards). The results
+ * are deterministic for a given thread count: every reduction outside
+ * BLAS is done in a fixed order, independent of how tasks are split.
  *
  * Ownership: the state borrows m (it must outlive the state and may be
  * updated between steps: the weights are read at every call) and owns its
- * activations (about B*T*(L*(6d + 3f + heads*T) + V) floats).
+ * activations, allocated for max_batch x max_ctx by train_new:
+ * B*T*(L*(d + 2(h+kv)*hd + 2f + h*T) + (L+1)*d + V) floats (per layer the
+ * residual after attention, q, k, v, attention output, gate, up and the
+ * attention probabilities; the L+1 layer inputs; the logits), and scratch
+ * of B*T*(3d + 3f + 2(h+kv)*hd) floats.
  */
 #ifndef PUNGUZA_TRAIN_H
 #define PUNGUZA_TRAIN_H
@@ -66,7 +75,7 @@ void train_zero_grads(struct model *g);
 /* Global L2 norm of g over its unique tensors (model_params); when
  * max_norm > 0 and the norm exceeds it, scales g by max_norm / (norm +
  * 1e-6), as torch.nn.utils.clip_grad_norm_ does. Returns the norm before
- * clipping. */
+ * clipping (sums in double), NaN when out of memory (g untouched). */
 double train_clip_grads(struct model *g, double max_norm);
 
 #endif
