@@ -286,3 +286,14 @@ void config_free(struct config *c)
 	free(c->json_text);
 	c->json_text = NULL;
 }
+
+bool config_same_geometry(const struct config *a, const struct config *b)
+{
+	return a->vocab_size == b->vocab_size &&
+	       a->hidden_size == b->hidden_size &&
+	       a->intermediate_size == b->intermediate_size &&
+	       a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
+	       a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim &&
+	       a->tie_word_embeddings == b->tie_word_embeddings &&
+	       a->shared_mlp == b->shared_mlp;
+}

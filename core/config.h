@@ -67,6 +67,10 @@ int config_validate(const struct config *c, const char *name, struct err *e);
 void config_params(const struct config *c, struct param_breakdown *out);
 uint64_t config_param_count(const struct config *c);
 
+/* True when a and b have the same geometry: every size, head layout,
+ * tying and shared MLP (what decides the tensors' shapes and aliasing). */
+bool config_same_geometry(const struct config *a, const struct config *b);
+
 /* A deep copy (json_text duplicated). */
 int config_copy(struct config *dst, const struct config *src, struct err *e);
 

@@ -293,8 +293,7 @@ int path_remove_tree(const char *path, struct err *e)
 	return rc;
 }
 
-/* 1 empty, 0 not empty, < 0 error. */
-static int dir_empty(const char *path, struct err *e)
+int path_dir_empty(const char *path, struct err *e)
 {
 	DIR *d = opendir(path);
 	if (!d)
@@ -337,7 +336,7 @@ int out_dir_check(const char *out, const char *src, bool force, bool *exists,
 	if (!S_ISDIR(st.st_mode))
 		return err_set(e, ERR_INVALID,
 			       "'%s' exists and is not a directory", out);
-	int empty = dir_empty(out, e);
+	int empty = path_dir_empty(out, e);
 	if (empty < 0)
 		return empty;
 	if (!empty && !force)

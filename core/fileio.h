@@ -62,6 +62,10 @@ int path_overlaps(const char *a, const char *b, struct err *e);
  * a missing path is not an error. */
 int path_remove_tree(const char *path, struct err *e);
 
+/* 1 when the directory path holds nothing, 0 when it holds something,
+ * a negative ERR_* when it cannot be read. */
+int path_dir_empty(const char *path, struct err *e);
+
 /*
  * An output directory written atomically, as every command that writes a
  * directory must (prune's export, vocab):

@@ -37,8 +37,8 @@ static float *falloc(uint64_t n, uint64_t m)
 
 /* PyTorch's angles (llama_ref.rope_cos_sin): inv_freq in f32 from an f32
  * exponent, pos * inv_freq rounded to f32; cos/sin of that f32 angle. */
-static void rope_tables(float *cosv, float *sinv, int n_pos, int hd,
-			double theta)
+void fwd_rope_tables(float *cosv, float *sinv, int n_pos, int hd,
+		     double theta)
 {
 	int half = hd / 2;
 	float base = (float)theta;
@@ -100,7 +100,7 @@ int fwd_new(const struct model *m, int max_pos, int chunk,
 			       "forward: out of memory for a %d-position cache",
 			       max_pos);
 	}
-	rope_tables(s->rope_cos, s->rope_sin, max_pos, c->head_dim,
+	fwd_rope_tables(s->rope_cos, s->rope_sin, max_pos, c->head_dim,
 		    c->rope_theta);
 	*out = s;
 	return 0;

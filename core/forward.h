@@ -100,4 +100,9 @@ int fwd_run(struct fwd_state *s, const int *tokens, int T, float *all_logits,
 int fwd_run_from(struct fwd_state *s, const int *tokens, int T, int from,
 		 float *logits, struct err *e);
 
+/* RoPE's cos/sin tables (n_pos, hd/2) with PyTorch's f32 angles (see
+ * above); the training pass (train.h) uses the same ones. */
+void fwd_rope_tables(float *cosv, float *sinv, int n_pos, int hd,
+		     double theta);
+
 #endif

@@ -209,22 +209,6 @@ static int check_out(const struct heal_opts *o, struct err *e)
 	return 0;
 }
 
-/* 1 empty, 0 not, -1 cannot read. */
-static int dir_is_empty(const char *path)
-{
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	struct dirent *de;
-	int empty = 1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			empty = 0;
-			break;
-		}
-	closedir(d);
-	return empty;
-}
 
 /* ------------------------------------------------------------------ */
 /* the run                                                             */
@@ -420,16 +404,6 @@ fail:
 			(unsigned long long)step);
 }
 
-static int same_geometry(const struct config *a, const struct config *b)
-{
-	return a->vocab_size == b->vocab_size &&
-	       a->hidden_size == b->hidden_size &&
-	       a->intermediate_size == b->intermediate_size &&
-	       a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
-	       a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim &&
-	       a->tie_word_embeddings == b->tie_word_embeddings &&
-	       a->shared_mlp == b->shared_mlp;
-}
 
 /* Reads OUT's heal_state.json: the settings into r->hp, the step, done,
  * and the log up to that step. */
@@ -854,7 +828,7 @@ static int heal_body(struct run *r, const struct progress *prog,
 				       o->out_dir);
 		/* an empty OUT (or --force) is replaced by the first
 		 * checkpoint */
-		if (!o->force && dir_is_empty(r->out) != 1)
+		if (!o->force && path_dir_empty(r->out, NULL) != 1)
 			return err_set(e, ERR_INVALID,
 				       "'%s' exists and is not empty (--force "
 				       "replaces it, --resume continues it)",
@@ -895,7 +869,7 @@ static int heal_body(struct run *r, const struct progress *prog,
 	if (o->resume) {
 		if ((rc = model_load(r->out, &r->loaded, NULL, e)))
 			return rc;
-		if (!same_geometry(&r->loaded->cfg, &o->student->cfg))
+		if (!config_same_geometry(&r->loaded->cfg, &o->student->cfg))
 			return err_set(e, ERR_INVALID,
 				       "the checkpoint in '%s' does not have "
 				       "the student's geometry",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forward.h"
 #include "par.h"
 
 /*
@@ -78,23 +79,6 @@ static float *falloc3(uint64_t a, uint64_t b, uint64_t c, uint64_t *total)
 	return malloc((size_t)(a * b * c) * sizeof(float));
 }
 
-/* PyTorch's RoPE angles, as forward.c computes them. */
-static void rope_tables(float *cosv, float *sinv, int n_pos, int hd,
-			double theta)
-{
-	int half = hd / 2;
-	float base = (float)theta;
-	for (int i = 0; i < half; i++) {
-		float ex = (float)(2 * i) / (float)hd;
-		float inv = 1.0f / (float)pow((double)base, (double)ex);
-		for (int p = 0; p < n_pos; p++) {
-			float a = (float)p * inv;
-			cosv[(size_t)p * half + i] = (float)cos((double)a);
-			sinv[(size_t)p * half + i] = (float)sin((double)a);
-		}
-	}
-}
-
 int train_new(const struct model *m, int max_batch, int max_ctx,
 	      struct train_state **out, struct err *e)
 {
@@ -162,7 +146,7 @@ int train_new(const struct model *m, int max_batch, int max_ctx,
 			       "%d x %d tokens (%llu bytes)",
 			       max_batch, max_ctx, (unsigned long long)bytes);
 	}
-	rope_tables(s->rope_cos, s->rope_sin, max_ctx, c->head_dim,
+	fwd_rope_tables(s->rope_cos, s->rope_sin, max_ctx, c->head_dim,
 		    c->rope_theta);
 	*out = s;
 	return 0;
@@ -574,16 +558,6 @@ static void layer_backward(struct train_state *s, int l, struct model *g)
 	rmsnorm_bwd(s->dx, gw->attn_norm, s->dxn, xin, r1, w->attn_norm, N, d);
 }
 
-static int same_geometry(const struct config *a, const struct config *b)
-{
-	return a->vocab_size == b->vocab_size &&
-	       a->hidden_size == b->hidden_size &&
-	       a->intermediate_size == b->intermediate_size &&
-	       a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
-	       a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim &&
-	       a->shared_mlp == b->shared_mlp &&
-	       a->tie_word_embeddings == b->tie_word_embeddings;
-}
 
 int train_backward(struct train_state *s, const float *dlogits,
 		   struct model *g, struct err *e)
@@ -594,7 +568,7 @@ int train_backward(struct train_state *s, const float *dlogits,
 	if (s->B == 0)
 		return err_set(e, ERR_INVALID,
 			       "train: backward without a forward pass");
-	if (!same_geometry(c, &g->cfg) || g->tied != m->tied)
+	if (!config_same_geometry(c, &g->cfg) || g->tied != m->tied)
 		return err_set(e, ERR_INVALID,
 			       "train: the gradient model's geometry differs "
 			       "from the model's");

@@ -27,33 +27,7 @@
 
 int export_remove_tree(const char *path, struct err *e)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0
-				       : err_errno(e, ERR_IO, "cannot remove '%s'",
-						   path);
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlink(path) < 0)
-			return err_errno(e, ERR_IO, "cannot remove '%s'", path);
-		return 0;
-	}
-	DIR *d = opendir(path);
-	if (!d)
-		return err_errno(e, ERR_IO, "cannot open '%s'", path);
-	struct dirent *de;
-	int rc = 0;
-	char sub[PATH_MAX];
-	while (!rc && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if ((rc = path_join(sub, sizeof sub, path, de->d_name, e)))
-			break;
-		rc = export_remove_tree(sub, e);
-	}
-	closedir(d);
-	if (!rc && rmdir(path) < 0)
-		rc = err_errno(e, ERR_IO, "cannot remove '%s'", path);
-	return rc;
+	return path_remove_tree(path, e);
 }
 
 static void notes_add(struct export_notes *n, const char *fmt, ...)
