@@ -1456,6 +1456,7 @@ bool wb_poll(struct workbench *wb)
 			wb->heal_orig_bpb = t->orig_bpb;
 		}
 		if (t->kind == WB_TASK_QUALITY || t->kind == WB_TASK_HEAL) {
+			wb->history_gen++;
 			wb->history_failed = t->hist_failed;
 			snprintf(wb->history_error, sizeof wb->history_error,
 				 "%s", t->hist_error);
@@ -1690,6 +1691,56 @@ void wb_heal_view(struct workbench *wb, struct wb_heal_view *out)
 		out->have_orig = true;
 		out->bpb_orig = q->orig.bpb;
 	}
+}
+
+/* --- the plans tried ---------------------------------------------------- */
+
+int wb_history(struct workbench *wb, enum history_sort by,
+	       const struct history **out, const bool **front, struct err *e)
+{
+	if (!wb->history || wb->history_seen != wb->history_gen) {
+		struct history *h = calloc(1, sizeof *h);
+		if (!h)
+			return err_set(e, ERR_NOMEM, "workbench: out of memory");
+		int rc = wb->dir ? history_load(wb->dir, h, e) : 0;
+		if (rc) {
+			free(h);
+			return rc;
+		}
+		history_free(wb->history);
+		free(wb->history);
+		wb->history = h;
+		wb->history_seen = wb->history_gen;
+	}
+	history_sort(wb->history, by);
+	bool *f = realloc(wb->history_front,
+			  (size_t)(wb->history->n ? wb->history->n : 1) *
+			      sizeof *f);
+	if (!f)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	wb->history_front = f;
+	history_pareto(wb->history, f);
+	*out = wb->history;
+	if (front)
+		*front = f;
+	return 0;
+}
+
+int wb_history_load_plan(struct workbench *wb, int i, struct err *e)
+{
+	if (!wb->history || i < 0 || i >= wb->history->n)
+		return err_set(e, ERR_INVALID, "no plan %d in the history",
+			       i + 1);
+	return wb_set_plan(wb, &wb->history->v[i].recipe.plan, e);
+}
+
+int wb_history_forget(struct workbench *wb, int i, struct err *e)
+{
+	if (!wb->history || i < 0 || i >= wb->history->n)
+		return err_set(e, ERR_INVALID, "no plan %d in the history",
+			       i + 1);
+	history_remove(wb->history, i);
+	return history_save(wb->history, e);
 }
 
 /* --- generation ------------------------------------------------------- */
@@ -2054,6 +2105,9 @@ void wb_free(struct workbench *wb)
 	model_free(wb->cut);
 	free(wb->healed_key);
 	heal_monitor_destroy(&wb->heal_mon);
+	history_free(wb->history);
+	free(wb->history);
+	free(wb->history_front);
 	tok_free(wb->pruned_tok);
 	vocab_keep_free(wb->keep);
 	vocab_counts_free(wb->counts);

@@ -33,6 +33,7 @@
 #include "eval.h"
 #include "generate.h"
 #include "heal.h"
+#include "history.h"
 #include "job.h"
 #include "plan.h"
 #include "progress.h"
@@ -269,6 +270,10 @@ struct workbench {
 	double healed_seconds;
 	bool have_heal_orig;          /* the source's held-out bits per */
 	double heal_orig_bpb;         /* byte, measured by the last heal */
+	struct history *history;      /* the plans tried (wb_history) */
+	int history_gen;              /* bumped when a task recorded one */
+	int history_seen;             /* the generation loaded */
+	bool *history_front;          /* (history->n) */
 	bool history_failed;          /* the last history_note failed */
 	char history_error[ERR_MSG_MAX];
 };
@@ -442,6 +447,21 @@ void wb_heal_view(struct workbench *wb, struct wb_heal_view *out);
 
 /* True when the pruned side is the healed model of the applied plan. */
 bool wb_healed(const struct workbench *wb);
+
+/* --- the plans tried (history.h) -------------------------------------- */
+
+/* Every plan measured on this source (read from punguza's cache, again
+ * after a measurement or heal recorded one), sorted by `by`, and
+ * front[i] (n entries, valid until the next call) marking the Pareto
+ * front. An empty history for a source without a directory. */
+int wb_history(struct workbench *wb, enum history_sort by,
+	       const struct history **out, const bool **front, struct err *e);
+
+/* Makes entry i (of wb_history's order) the plan. */
+int wb_history_load_plan(struct workbench *wb, int i, struct err *e);
+
+/* Forgets entry i (rewrites the cache). */
+int wb_history_forget(struct workbench *wb, int i, struct err *e);
 
 /* The Vocabulary screen's figures for the plan's K (all pieces when the
  * plan keeps the vocabulary) and sample line `sample` (wrapped around).
