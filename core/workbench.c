@@ -1566,7 +1566,26 @@ static int heal_fn(void *arg, const struct progress *prog, struct err *e)
 		t->have_orig_bpb = true;
 		t->orig_bpb = r.bpb;
 	}
-	if ((rc = heal_job_fn(t->hj, prog, e)))
+	rc = heal_job_fn(t->hj, prog, e);
+	/* the cut's figures: the heal's step-0 evaluation, stopped or not */
+	struct heal_snapshot *snap = malloc(sizeof *snap);
+	if (snap) {
+		heal_monitor_snapshot(t->hj->opts.monitor, snap);
+		if (t->have_orig_bpb && snap->n_evals > 0 &&
+		    snap->evals[0].step == 0) {
+			struct history_entry x;
+			memset(&x, 0, sizeof x);
+			x.have_cut = true;
+			x.bpb_src = t->orig_bpb;
+			x.bpb_cut = snap->evals[0].bpb;
+			x.have_cut_ref = snap->evals[0].has_ref;
+			x.kl_cut = snap->evals[0].kl;
+			x.top1_cut = snap->evals[0].top1;
+			task_note(t, &x);
+		}
+		free(snap);
+	}
+	if (rc)
 		return rc;
 	if ((rc = model_load(t->hj->opts.out_dir, &t->healed, NULL, e)))
 		return rc;
@@ -1581,14 +1600,6 @@ static int heal_fn(void *arg, const struct progress *prog, struct err *e)
 		x.top1_healed = r->after.top1;
 		x.heal_tokens = r->tokens;
 		x.heal_seconds = r->elapsed;
-		if (t->have_orig_bpb && r->have_before && !r->resumed_from) {
-			x.have_cut = true;
-			x.bpb_src = t->orig_bpb;
-			x.bpb_cut = r->before.bpb;
-			x.have_cut_ref = r->before.has_ref;
-			x.kl_cut = r->before.kl;
-			x.top1_cut = r->before.top1;
-		}
 		task_note(t, &x);
 	}
 	return 0;

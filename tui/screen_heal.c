@@ -158,10 +158,16 @@ static void draw_chart(const struct wb_heal_view *v, int y0, int x0, int w,
 	}
 #undef ROW
 	const struct heal_eval *f = &s->evals[0], *l = &s->evals[s->n_evals - 1];
-	draw_fmt(y0 + ch + 1, cx + 4, cw - 20, ROLE_NORMAL,
-		 "%s cut %.3f (step %llu)   %s student %.3f (step %llu)",
-		 u ? "\u25c6" : "C", f->bpb, (unsigned long long)f->step,
-		 u ? "\u25cf" : "*", l->bpb, (unsigned long long)l->step);
+	if (s->n_evals > 1)
+		draw_fmt(y0 + ch + 1, cx + 4, cw - 20, ROLE_NORMAL,
+			 "%s cut %.3f (step %llu)   %s student %.3f (step %llu)",
+			 u ? "\u25c6" : "C", f->bpb, (unsigned long long)f->step,
+			 u ? "\u25cf" : "*", l->bpb,
+			 (unsigned long long)l->step);
+	else
+		draw_fmt(y0 + ch + 1, cx + 4, cw - 20, ROLE_NORMAL,
+			 "%s cut %.3f (step %llu)", u ? "\u25c6" : "C", f->bpb,
+			 (unsigned long long)f->step);
 }
 
 void heal_draw(struct app *a, int top, int height)
@@ -175,10 +181,12 @@ void heal_draw(struct app *a, int top, int height)
 	}
 	struct wb_heal_view v;
 	wb_heal_view(wb, &v);
-	const char *side = !wb_applied(wb)  ? "not applied yet (Enter applies)"
-			   : v.healed	    ? "applied, healed (Run, Quality and "
-					      "Export use the healed weights)"
-					    : "applied, not healed";
+	const char *side =
+	    !wb_applied(wb) ? "not applied yet (Enter applies)"
+	    : v.healed	    ? "applied, healed (Run, Quality and Export use "
+			      "the healed weights)"
+	    : v.resumable   ? "applied, not healed; a checkpoint: r resumes"
+			    : "applied, not healed";
 	draw_text(y, x, 10, ROLE_LABEL, 0, "plan");
 	draw_text(y++, x + 10, w - 10, v.healed ? ROLE_GOOD : ROLE_NORMAL, 0,
 		  side);
@@ -199,10 +207,8 @@ void heal_draw(struct app *a, int top, int height)
 			      : "data-free (sampled from the original)",
 		 hb);
 	draw_text(y, x, 10, ROLE_LABEL, 0, "folder");
-	draw_fmt(y++, x + 10, w - 10, ROLE_DIM, "%s%s", v.dir,
-		 v.resumable ? "  (a checkpoint: r resumes)"
-		 : v.finished ? "  (finished)"
-			      : "");
+	draw_fmt(y++, x + 10, w - 10, ROLE_DIM, "%s%s",
+		 v.finished ? "(finished) " : "", v.dir);
 	const struct heal_snapshot *s = &v.snap;
 	draw_text(y, x, 10, ROLE_LABEL, 0, "status");
 	if (s->have_point) {

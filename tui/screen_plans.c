@@ -46,7 +46,7 @@ static void draw_chart(const struct history *h, const bool *front, int sel,
 			  "no measured bits per byte yet");
 		return;
 	}
-	double pad = (hi - lo) * 0.1 + 0.02;
+	double pad = (hi - lo) * 0.1 + 0.05 * hi;
 	lo -= pad;
 	hi += pad;
 	double l0 = log10(plo) - 0.15, l1 = log10(phi) + 0.15;
