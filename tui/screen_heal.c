@@ -12,7 +12,7 @@
 #include "app.h"
 #include "widgets.h"
 
-static const uint64_t step_ladder[] = {2,   5,   10,   20,   50,  100,
+static const uint64_t step_ladder[] = {2,   5,	 10,   20,   50,   100,
 				       200, 500, 1000, 2000, 5000, 10000};
 static const double minute_ladder[] = {1, 2, 5, 10, 20, 30, 60, 120, 240};
 #define N_STEPS ((int)(sizeof step_ladder / sizeof step_ladder[0]))
@@ -49,8 +49,8 @@ static void request_heal(struct app *a, bool resume)
 		if (wb_start_prepare(wb, &e))
 			app_status(a, ROLE_BAD, "%s", e.msg);
 		else
-			a->pending = resume ? APP_PENDING_HEAL_RESUME
-					    : APP_PENDING_HEAL;
+			a->pending =
+			    resume ? APP_PENDING_HEAL_RESUME : APP_PENDING_HEAL;
 		return;
 	}
 	if (wb_start_heal(wb, resume, &e))
@@ -121,8 +121,8 @@ static void draw_chart(const struct wb_heal_view *v, int y0, int x0, int w,
 	hi += pad;
 	/* tokens per step, from the last point (B*T) */
 	double tps = s->have_point && s->last.step
-			     ? (double)s->last.tokens / (double)s->last.step
-			     : 0;
+			 ? (double)s->last.tokens / (double)s->last.step
+			 : 0;
 	double xmax = tps * (double)(s->have_point ? s->last.steps : 1);
 	if (xmax <= 0)
 		xmax = 1;
@@ -157,13 +157,14 @@ static void draw_chart(const struct wb_heal_view *v, int y0, int x0, int w,
 			put(y0 + r, cx + c, u ? "\u25cf" : "*", ROLE_ACCENT);
 	}
 #undef ROW
-	const struct heal_eval *f = &s->evals[0], *l = &s->evals[s->n_evals - 1];
+	const struct heal_eval *f = &s->evals[0],
+			       *l = &s->evals[s->n_evals - 1];
 	if (s->n_evals > 1)
-		draw_fmt(y0 + ch + 1, cx + 4, cw - 20, ROLE_NORMAL,
-			 "%s cut %.3f (step %llu)   %s student %.3f (step %llu)",
-			 u ? "\u25c6" : "C", f->bpb, (unsigned long long)f->step,
-			 u ? "\u25cf" : "*", l->bpb,
-			 (unsigned long long)l->step);
+		draw_fmt(
+		    y0 + ch + 1, cx + 4, cw - 20, ROLE_NORMAL,
+		    "%s cut %.3f (step %llu)   %s student %.3f (step %llu)",
+		    u ? "\u25c6" : "C", f->bpb, (unsigned long long)f->step,
+		    u ? "\u25cf" : "*", l->bpb, (unsigned long long)l->step);
 	else
 		draw_fmt(y0 + ch + 1, cx + 4, cw - 20, ROLE_NORMAL,
 			 "%s cut %.3f (step %llu)", u ? "\u25c6" : "C", f->bpb,
@@ -174,7 +175,8 @@ void heal_draw(struct app *a, int top, int height)
 {
 	struct workbench *wb = a->wb;
 	int y = top + 1, x = 1, w = COLS - 2, bottom = top + height;
-	draw_section(y++, x, w, "HEAL: DISTIL THE CUT BACK TOWARDS THE ORIGINAL");
+	draw_section(y++, x, w,
+		     "HEAL: DISTIL THE CUT BACK TOWARDS THE ORIGINAL");
 	if (wb->plan_only) {
 		draw_text(y, x, w, ROLE_DIM, 0, wb->plan_only_why);
 		return;
@@ -201,8 +203,7 @@ void heal_draw(struct app *a, int top, int height)
 	draw_text(y, x, 10, ROLE_LABEL, 0, "data");
 	const char *hb = wb->heldout ? strrchr(wb->heldout, '/') : NULL;
 	hb = hb ? hb + 1 : wb->heldout ? wb->heldout : "none";
-	draw_fmt(y++, x + 10, w - 10, ROLE_NORMAL,
-		 "%s; held-out %s",
+	draw_fmt(y++, x + 10, w - 10, ROLE_NORMAL, "%s; held-out %s",
 		 wb->n_corpus ? "the calibration corpus"
 			      : "data-free (sampled from the original)",
 		 hb);
@@ -219,7 +220,9 @@ void heal_draw(struct app *a, int top, int height)
 		draw_fmt(y++, x + 10, w - 10, ROLE_NORMAL,
 			 "%s  step %llu/%llu  loss %.4f  lr %.2e  %.0f tok/s  "
 			 "%s %s",
-			 v.running ? s->phase : s->phase[0] ? s->phase : "idle",
+			 v.running     ? s->phase
+			 : s->phase[0] ? s->phase
+				       : "idle",
 			 (unsigned long long)p->step,
 			 (unsigned long long)p->steps, p->loss, p->lr,
 			 p->tok_per_s, v.running ? "ETA" : "took",

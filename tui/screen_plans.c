@@ -81,12 +81,12 @@ static void draw_chart(const struct history *h, const bool *front, int sel,
 			if (isnan(b) || !h->v[i].params || front[i] != pass)
 				continue;
 			int r = (int)lround((hi - b) / (hi - lo) * (ch - 1));
-			int c = (int)lround(
-			    (log10((double)h->v[i].params) - l0) / (l1 - l0) *
-			    (cw - 1));
+			int c =
+			    (int)lround((log10((double)h->v[i].params) - l0) /
+					(l1 - l0) * (cw - 1));
 			const char *g = front[i] ? (u ? "\u25c6" : "#")
 						 : (u ? "\u25cb" : "o");
-			attrset(term_attr(i == sel ? ROLE_ACCENT
+			attrset(term_attr(i == sel   ? ROLE_ACCENT
 					  : front[i] ? ROLE_GOOD
 						     : ROLE_BAR) |
 				(i == sel ? A_REVERSE : 0));
@@ -109,8 +109,7 @@ void plans_draw(struct app *a, int top, int height)
 	const struct history *h;
 	const bool *front;
 	struct err e = {0};
-	if (wb_history(wb, (enum history_sort)a->plans_sort, &h, &front,
-		       &e)) {
+	if (wb_history(wb, (enum history_sort)a->plans_sort, &h, &front, &e)) {
 		draw_text(y, x, w, ROLE_BAD, 0, e.msg);
 		return;
 	}
@@ -133,9 +132,10 @@ void plans_draw(struct app *a, int top, int height)
 	int first = a->plans_sel >= rows ? a->plans_sel - rows + 1 : 0;
 	bool wide = w >= 96;
 	char hdr[160];
-	snprintf(hdr, sizeof hdr, "%-3s %-1s %10s %7s %7s %7s %6s %6s %6s %7s  %s",
-		 "#", "", "params", "bpb src", "cut", "healed", "KL", "top-1",
-		 "LB", "zindi", wide ? "knobs" : "");
+	snprintf(hdr, sizeof hdr,
+		 "%-3s %-1s %10s %7s %7s %7s %6s %6s %6s %7s  %s", "#", "",
+		 "params", "bpb src", "cut", "healed", "KL", "top-1", "LB",
+		 "zindi", wide ? "knobs" : "");
 	draw_text(y++, x, w, ROLE_DIM, 0, hdr);
 	for (int i = first; i < h->n && i < first + rows; i++, y++) {
 		const struct history_entry *v = &h->v[i];
@@ -151,8 +151,8 @@ void plans_draw(struct app *a, int top, int height)
 		if (recipe_plan_args(&v->recipe.plan, knobs, sizeof knobs, &pe))
 			snprintf(knobs, sizeof knobs, "(vocabulary list)");
 		snprintf(line, sizeof line,
-			 "%-3d %-1s %10s %7s %7s %7s %6s %6s %6s %7s  %s", i + 1,
-			 front[i] ? "*" : "", pa,
+			 "%-3d %-1s %10s %7s %7s %7s %6s %6s %6s %7s  %s",
+			 i + 1, front[i] ? "*" : "", pa,
 			 fig(s1, sizeof s1, v->have_cut, 4, v->bpb_src),
 			 fig(s2, sizeof s2, v->have_cut, 4, v->bpb_cut),
 			 fig(s3, sizeof s3, v->have_healed, 4, v->bpb_healed),
