@@ -736,11 +736,25 @@ static void test_heal(void)
 	}
 	history_free(&h);
 
-	/* a new plan: the cut is fresh, not healed */
-	CHECK_EQ_INT(wb_set_knob_text(wb, WB_KNOB_HIDDEN, "8", &e), 0);
+	/* a new plan, with a cut vocabulary: the cut is fresh, not healed;
+	 * healing it reads the teacher through the kept pieces */
+	CHECK_EQ_INT(wb_set_knob_text(wb, WB_KNOB_VOCAB, "600", &e), 0);
 	CHECK_EQ_INT(wb_start_prepare(wb, &e), 0);
 	wait_task(wb);
 	CHECK(!wb_healed(wb) && wb->cut == NULL);
+	CHECK(wb->pruned_tok != NULL);
+	wb_set_heal_budget(wb, 2, 0);
+	CHECK_EQ_INT(wb_start_heal(wb, false, &e), 0);
+	wait_task(wb);
+	CHECK_STR(wb->task_error, "");
+	CHECK(wb_healed(wb));
+	if (wb->pruned)
+		CHECK_EQ_INT(wb->pruned->cfg.vocab_size, 600);
+	wb_heal_view(wb, &v);
+	CHECK(v.snap.n_evals >= 2 && v.snap.evals[0].has_ref);
+	CHECK_EQ_INT(history_load(dir, &h, &e), 0);
+	CHECK_EQ_INT(h.n, 2);
+	history_free(&h);
 	wb_free(wb);
 	export_remove_tree(dir, &e);
 	export_remove_tree(home, &e);
