@@ -13,6 +13,8 @@
 #include "apply.h"
 #include "export.h"
 #include "fileio.h"
+#include "heal.h"
+#include "history.h"
 #include "measured.h"
 #include "model.h"
 #include "recipe.h"
@@ -54,6 +56,11 @@ static struct workbench *wb_alloc(struct err *e)
 	wb->eval_stride = 128;
 	for (int s = 0; s < 2; s++)
 		pthread_mutex_init(&wb->gen[s].lock, NULL);
+	wb->heal_steps = 20;
+	if (heal_monitor_init(&wb->heal_mon, e)) {
+		free(wb);
+		return NULL;
+	}
 	return wb;
 }
 
@@ -518,6 +525,17 @@ struct task_ctx {
 	unsigned formats;
 	bool force;
 	struct wb_export_result ex;
+	/* history (quality, heal): what to record, and why it failed */
+	enum wb_task kind;
+	uint64_t params;
+	bool healed_side;             /* measured the healed model */
+	bool hist_failed;
+	char hist_error[ERR_MSG_MAX];
+	/* heal */
+	struct heal_job *hj;
+	struct model *healed;         /* loaded back from the heal's OUT */
+	bool have_orig_bpb;
+	double orig_bpb;
 };
 
 static void task_ctx_free(struct task_ctx *t)
@@ -533,6 +551,8 @@ static void task_ctx_free(struct task_ctx *t)
 	model_free(t->pruned);
 	free(t->q.plan_key);
 	free(t->ex.recipe_json);
+	free(t->hj);
+	model_free(t->healed);
 	free(t);
 }
 
@@ -708,7 +728,9 @@ static int task_begin(struct workbench *wb, enum wb_task kind,
 		task_ctx_free(t);
 		return err_set(e, ERR_NOMEM, "workbench: out of memory");
 	}
-	(void)kind;
+	t->kind = kind;
+	t->params = wb->est.dst.total;
+	t->healed_side = wb_healed(wb);
 	*out = t;
 	return 0;
 }
@@ -774,6 +796,25 @@ static int encode_file_lines(const struct tokenizer *tok, const char *path,
 	rc = eval_encode_lines(tok, text, tl, ids, n, e);
 	free(text);
 	return rc;
+}
+
+/* Records x's figures for the task's plan in the source's history
+ * (history.h). A failure is remembered for the screen, never fatal: the
+ * measurement stands. */
+static void task_note(struct task_ctx *t, struct history_entry *x)
+{
+	struct workbench *wb = t->wb;
+	if (!wb->dir)
+		return;
+	struct err he = {0};
+	recipe_init(&x->recipe);
+	x->params = t->params;
+	if (prune_plan_copy(&x->recipe.plan, &t->plan, &he) ||
+	    history_note(wb->dir, x, &he)) {
+		t->hist_failed = true;
+		snprintf(t->hist_error, sizeof t->hist_error, "%s", he.msg);
+	}
+	recipe_free(&x->recipe);
 }
 
 static int quality_fn(void *arg, const struct progress *prog, struct err *e)
@@ -849,7 +890,27 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 		t->q.has_layer_scores = rep.ranked;
 		prune_index_free(&ix);
 	}
+	t->q.healed = t->healed_side;
 	t->have_q = true;
+	struct history_entry x;
+	memset(&x, 0, sizeof x);
+	if (t->healed_side) {
+		x.have_healed = true;
+		x.bpb_healed = t->q.pruned.bpb;
+		x.have_healed_ref = t->q.has_kl;
+		x.kl_healed = t->q.pruned.kl_mean;
+		x.top1_healed = t->q.pruned.top1;
+		x.heal_tokens = wb->healed_tokens;
+		x.heal_seconds = wb->healed_seconds;
+	} else {
+		x.have_cut = true;
+		x.bpb_src = t->q.orig.bpb;
+		x.bpb_cut = t->q.pruned.bpb;
+		x.have_cut_ref = t->q.has_kl;
+		x.kl_cut = t->q.pruned.kl_mean;
+		x.top1_cut = t->q.pruned.top1;
+	}
+	task_note(t, &x);
 done:
 	free(ids);
 	free(pids);
@@ -857,15 +918,16 @@ done:
 }
 
 /* Quality results are remembered per plan and held-out text. */
-static char *quality_key(const char *plan_key, const char *heldout)
+static char *quality_key(const char *plan_key, const char *heldout,
+			 bool healed)
 {
 	size_t a = strlen(plan_key), b = heldout ? strlen(heldout) : 0;
-	char *k = malloc(a + b + 2);
+	char *k = malloc(a + b + 10);
 	if (k) {
 		memcpy(k, plan_key, a);
 		k[a] = '\n';
 		memcpy(k + a + 1, heldout ? heldout : "", b);
-		k[a + b + 1] = '\0';
+		strcpy(k + a + b + 1, healed ? "\nhealed" : "");
 	}
 	return k;
 }
@@ -880,7 +942,7 @@ int wb_start_quality(struct workbench *wb, struct err *e)
 	int rc = task_begin(wb, WB_TASK_QUALITY, &t, e);
 	if (rc)
 		return rc;
-	char *k = quality_key(t->key, wb->heldout);
+	char *k = quality_key(t->key, wb->heldout, t->healed_side);
 	if (!k) {
 		task_ctx_free(t);
 		return err_set(e, ERR_NOMEM, "workbench: out of memory");
@@ -1273,6 +1335,7 @@ const char *wb_task_name(enum wb_task kind)
 	case WB_TASK_QUALITY: return "measure";
 	case WB_TASK_COUNT: return "count";
 	case WB_TASK_EXPORT: return "export";
+	case WB_TASK_HEAL: return "heal";
 	case WB_TASK_NONE: break;
 	}
 	return "job";
@@ -1320,6 +1383,10 @@ static void adopt(struct workbench *wb, struct task_ctx *t)
 		/* generations may be reading the old copy: stop them first */
 		wb_gen_stop(wb, WB_PRUNED);
 		model_free(wb->pruned);
+		model_free(wb->cut);
+		wb->cut = NULL;
+		free(wb->healed_key);
+		wb->healed_key = NULL;
 		tok_free(wb->pruned_tok);
 		vocab_keep_free(wb->keep);
 		free(wb->applied_key);
@@ -1332,6 +1399,20 @@ static void adopt(struct workbench *wb, struct task_ctx *t)
 		t->keep = NULL;
 		t->key = NULL;
 		snprintf(wb->apply_desc, sizeof wb->apply_desc, "%s", t->desc);
+	}
+	if (t->healed && wb->applied_key && !strcmp(t->key, wb->applied_key)) {
+		/* the healed model becomes the pruned side; the cut stays */
+		wb_gen_stop(wb, WB_PRUNED);
+		if (wb->cut)
+			model_free(wb->pruned);
+		else
+			wb->cut = wb->pruned;
+		wb->pruned = t->healed;
+		t->healed = NULL;
+		free(wb->healed_key);
+		wb->healed_key = strdup(wb->applied_key);
+		wb->healed_tokens = t->hj->result.tokens;
+		wb->healed_seconds = t->hj->result.elapsed;
 	}
 	if (t->ex.done) {
 		free(wb->exported.recipe_json);
@@ -1370,6 +1451,16 @@ bool wb_poll(struct workbench *wb)
 			wb->last_state = WB_JOB_DONE;
 			adopt(wb, t);
 		}
+		if (t->have_orig_bpb) {
+			wb->have_heal_orig = true;
+			wb->heal_orig_bpb = t->orig_bpb;
+		}
+		if (t->kind == WB_TASK_QUALITY || t->kind == WB_TASK_HEAL) {
+			wb->history_gen++;
+			wb->history_failed = t->hist_failed;
+			snprintf(wb->history_error, sizeof wb->history_error,
+				 "%s", t->hist_error);
+		}
 		task_ctx_free(t);
 		wb->task_result = NULL;
 		wb->task_kind = WB_TASK_NONE;
@@ -1395,7 +1486,7 @@ bool wb_poll(struct workbench *wb)
 const struct wb_quality *wb_quality_current(const struct workbench *wb)
 {
 	char *pk = wb_plan_key(wb);
-	char *key = pk ? quality_key(pk, wb->heldout) : NULL;
+	char *key = pk ? quality_key(pk, wb->heldout, wb_healed(wb)) : NULL;
 	free(pk);
 	const struct wb_quality *found = NULL;
 	for (int i = wb->n_quality - 1; key && i >= 0 && !found; i--)
@@ -1403,6 +1494,264 @@ const struct wb_quality *wb_quality_current(const struct workbench *wb)
 			found = &wb->quality[i];
 	free(key);
 	return found;
+}
+
+/* --- healing ----------------------------------------------------------- */
+
+bool wb_healed(const struct workbench *wb)
+{
+	return wb->healed_key && wb->applied_key &&
+	       !strcmp(wb->healed_key, wb->applied_key);
+}
+
+void wb_heal_dir(const struct workbench *wb, char *buf, size_t cap)
+{
+	char base[900];
+	wb_default_export_dir(wb, base, sizeof base);
+	char *k = wb_plan_key(wb);
+	uint32_t h = 2166136261u; /* FNV-1a 32 of the plan */
+	for (const char *c = k ? k : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	free(k);
+	snprintf(buf, cap, "%s-heal-%08x", base, (unsigned)h);
+}
+
+void wb_set_heal_budget(struct workbench *wb, uint64_t steps, double minutes)
+{
+	wb->heal_steps = steps;
+	wb->heal_minutes = minutes > 0 ? minutes : 0;
+}
+
+/* Reads dir/heal_state.json's "done": 1 finished, 0 resumable, -1 none. */
+static int heal_state(const char *dir)
+{
+	char path[1100], *text;
+	size_t n;
+	struct err e = {0};
+	snprintf(path, sizeof path, "%s/heal_state.json", dir);
+	if (file_read_all(path, 1u << 20, &text, &n, &e))
+		return -1;
+	int st = strstr(text, "\"done\": true") || strstr(text, "\"done\":true")
+			 ? 1
+			 : 0;
+	free(text);
+	return st;
+}
+
+static int heal_fn(void *arg, const struct progress *prog, struct err *e)
+{
+	struct task_ctx *t = arg;
+	struct workbench *wb = t->wb;
+	int rc;
+	/* the original's held-out bits per byte, for the chart's line */
+	if (wb->heldout && wb->tok) {
+		int *ids = NULL;
+		size_t n = 0;
+		uint64_t bytes;
+		double words;
+		struct eval_opts o;
+		eval_defaults(&o);
+		o.ctx = wb->eval_ctx;
+		o.stride = wb->eval_stride;
+		struct eval_result r;
+		if ((rc = encode_file_lines(wb->tok, wb->heldout, &ids, &n,
+					    &bytes, &words, e)))
+			return rc;
+		o.text_bytes = bytes;
+		o.prog = prog;
+		rc = eval_run(wb->model, NULL, ids, n, &o, &r, e);
+		free(ids);
+		if (rc)
+			return rc;
+		t->have_orig_bpb = true;
+		t->orig_bpb = r.bpb;
+	}
+	rc = heal_job_fn(t->hj, prog, e);
+	/* the cut's figures: the heal's step-0 evaluation, stopped or not */
+	struct heal_snapshot *snap = malloc(sizeof *snap);
+	if (snap) {
+		heal_monitor_snapshot(t->hj->opts.monitor, snap);
+		if (t->have_orig_bpb && snap->n_evals > 0 &&
+		    snap->evals[0].step == 0) {
+			struct history_entry x;
+			memset(&x, 0, sizeof x);
+			x.have_cut = true;
+			x.bpb_src = t->orig_bpb;
+			x.bpb_cut = snap->evals[0].bpb;
+			x.have_cut_ref = snap->evals[0].has_ref;
+			x.kl_cut = snap->evals[0].kl;
+			x.top1_cut = snap->evals[0].top1;
+			task_note(t, &x);
+		}
+		free(snap);
+	}
+	if (rc)
+		return rc;
+	if ((rc = model_load(t->hj->opts.out_dir, &t->healed, NULL, e)))
+		return rc;
+	const struct heal_result *r = &t->hj->result;
+	if (r->have_after) {
+		struct history_entry x;
+		memset(&x, 0, sizeof x);
+		x.have_healed = true;
+		x.bpb_healed = r->after.bpb;
+		x.have_healed_ref = r->after.has_ref;
+		x.kl_healed = r->after.kl;
+		x.top1_healed = r->after.top1;
+		x.heal_tokens = r->tokens;
+		x.heal_seconds = r->elapsed;
+		task_note(t, &x);
+	}
+	return 0;
+}
+
+int wb_start_heal(struct workbench *wb, bool resume, struct err *e)
+{
+	if (!wb_applied(wb))
+		return err_set(e, ERR_INVALID, "apply the plan first");
+	if (!wb->model)
+		return err_set(e, ERR_INVALID, "heal needs the source's weights");
+	if (!resume && wb->heal_steps == 0 && wb->heal_minutes <= 0)
+		return err_set(e, ERR_INVALID, "heal: give a budget");
+	char dir[1024];
+	wb_heal_dir(wb, dir, sizeof dir);
+	if (resume && heal_state(dir) != 0)
+		return err_set(e, ERR_INVALID,
+			       "'%s' holds no unfinished heal to resume", dir);
+	struct task_ctx *t;
+	int rc = task_begin(wb, WB_TASK_HEAL, &t, e);
+	if (rc)
+		return rc;
+	if (!(t->hj = calloc(1, sizeof *t->hj))) {
+		task_ctx_free(t);
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	}
+	/* the parent folder (punguza-exports) is made when missing */
+	char parent[1024];
+	snprintf(parent, sizeof parent, "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (mkdir(parent, 0777) && errno != EEXIST) {
+			task_ctx_free(t);
+			return err_errno(e, ERR_IO, "cannot create '%s'", parent);
+		}
+	}
+	snprintf(wb->heal_dir, sizeof wb->heal_dir, "%s", dir);
+	struct heal_opts *o = &t->hj->opts;
+	heal_defaults(o);
+	if (wb->heal_minutes > 0)
+		o->minutes = wb->heal_minutes;
+	else
+		o->hp.steps = wb->heal_steps;
+	o->student = wb->cut ? wb->cut : wb->pruned;
+	o->student_tok = wb->pruned_tok ? wb->pruned_tok : wb->tok;
+	o->teacher = wb->model;
+	o->vocab_keep = wb->pruned_tok && wb->keep ? wb->keep->keep : NULL;
+	o->corpus = (const char *const *)wb->corpus;
+	o->n_corpus = wb->n_corpus;
+	o->heldout = (const char *const *)&wb->heldout;
+	o->n_heldout = wb->heldout ? 1 : 0;
+	o->eval_ctx = wb->eval_ctx;
+	o->out_dir = wb->heal_dir;
+	o->resume = resume;
+	o->force = !resume;
+	o->protect[0] = wb->dir;
+	o->xo.src_dir = wb->dir;
+	o->xo.formats = EXPORT_HF;
+	o->xo.dtype = DTYPE_F32;
+	o->xo.tok = o->student_tok;
+	o->xo.src_tok = wb->pruned_tok ? wb->tok : NULL;
+	o->xo.keep = wb->pruned_tok ? wb->keep : NULL;
+	o->xo.name = wb->name;
+	o->monitor = &wb->heal_mon;
+	if (!resume) { /* a fresh chart */
+		pthread_mutex_lock(&wb->heal_mon.lock);
+		memset(&wb->heal_mon.s, 0, sizeof wb->heal_mon.s);
+		pthread_mutex_unlock(&wb->heal_mon.lock);
+	}
+	return task_launch(wb, WB_TASK_HEAL, t, heal_fn, e);
+}
+
+void wb_stop_heal(struct workbench *wb)
+{
+	if (wb->task_kind == WB_TASK_HEAL)
+		job_cancel(&wb->task);
+}
+
+void wb_heal_view(struct workbench *wb, struct wb_heal_view *out)
+{
+	memset(out, 0, sizeof *out);
+	out->running = wb->task_kind == WB_TASK_HEAL;
+	out->healed = wb_healed(wb);
+	if (wb->plan_only) {
+		out->dir[0] = '\0';
+	} else {
+		wb_heal_dir(wb, out->dir, sizeof out->dir);
+	}
+	int st = out->dir[0] && !out->running ? heal_state(out->dir) : -1;
+	out->resumable = st == 0;
+	out->finished = st == 1;
+	out->steps = wb->heal_steps;
+	out->minutes = wb->heal_minutes;
+	heal_monitor_snapshot(&wb->heal_mon, &out->snap);
+	out->have_orig = wb->have_heal_orig;
+	out->bpb_orig = wb->heal_orig_bpb;
+	const struct wb_quality *q = wb_quality_current(wb);
+	if (!out->have_orig && q) {
+		out->have_orig = true;
+		out->bpb_orig = q->orig.bpb;
+	}
+}
+
+/* --- the plans tried ---------------------------------------------------- */
+
+int wb_history(struct workbench *wb, enum history_sort by,
+	       const struct history **out, const bool **front, struct err *e)
+{
+	if (!wb->history || wb->history_seen != wb->history_gen) {
+		struct history *h = calloc(1, sizeof *h);
+		if (!h)
+			return err_set(e, ERR_NOMEM, "workbench: out of memory");
+		int rc = wb->dir ? history_load(wb->dir, h, e) : 0;
+		if (rc) {
+			free(h);
+			return rc;
+		}
+		history_free(wb->history);
+		free(wb->history);
+		wb->history = h;
+		wb->history_seen = wb->history_gen;
+	}
+	history_sort(wb->history, by);
+	bool *f = realloc(wb->history_front,
+			  (size_t)(wb->history->n ? wb->history->n : 1) *
+			      sizeof *f);
+	if (!f)
+		return err_set(e, ERR_NOMEM, "workbench: out of memory");
+	wb->history_front = f;
+	history_pareto(wb->history, f);
+	*out = wb->history;
+	if (front)
+		*front = f;
+	return 0;
+}
+
+int wb_history_load_plan(struct workbench *wb, int i, struct err *e)
+{
+	if (!wb->history || i < 0 || i >= wb->history->n)
+		return err_set(e, ERR_INVALID, "no plan %d in the history",
+			       i + 1);
+	return wb_set_plan(wb, &wb->history->v[i].recipe.plan, e);
+}
+
+int wb_history_forget(struct workbench *wb, int i, struct err *e)
+{
+	if (!wb->history || i < 0 || i >= wb->history->n)
+		return err_set(e, ERR_INVALID, "no plan %d in the history",
+			       i + 1);
+	history_remove(wb->history, i);
+	return history_save(wb->history, e);
 }
 
 /* --- generation ------------------------------------------------------- */
@@ -1764,6 +2113,12 @@ void wb_free(struct workbench *wb)
 	free_strings(wb->samples, wb->n_samples);
 	free(wb->exported.recipe_json);
 	model_free(wb->pruned);
+	model_free(wb->cut);
+	free(wb->healed_key);
+	heal_monitor_destroy(&wb->heal_mon);
+	history_free(wb->history);
+	free(wb->history);
+	free(wb->history_front);
 	tok_free(wb->pruned_tok);
 	vocab_keep_free(wb->keep);
 	vocab_counts_free(wb->counts);

@@ -32,6 +32,8 @@
 #include "err.h"
 #include "eval.h"
 #include "generate.h"
+#include "heal.h"
+#include "history.h"
 #include "job.h"
 #include "plan.h"
 #include "progress.h"
@@ -63,6 +65,7 @@ enum wb_task {
 	WB_TASK_QUALITY, /* bits per byte etc. of original and pruned */
 	WB_TASK_COUNT,   /* count the vocabulary corpus */
 	WB_TASK_EXPORT,  /* write the applied plan's model */
+	WB_TASK_HEAL,    /* heal the applied plan's cut (heal.h) */
 };
 
 /* What the last job (task) did, for a status line that goes running ->
@@ -167,6 +170,22 @@ struct wb_quality {
 	int n_layers;
 	double layer_score[64];  /* source layer -> 1 - cos(in, out) */
 	bool has_layer_scores;
+	bool healed;             /* the pruned side was the healed model */
+};
+
+/* The Heal screen's view (wb_heal_view): the monitor's snapshot and what
+ * the workbench knows around it. */
+struct wb_heal_view {
+	bool running;        /* a heal task runs */
+	bool healed;         /* the pruned side is the healed model */
+	bool resumable;      /* dir holds an unfinished checkpoint */
+	bool finished;       /* dir holds a finished heal (done true) */
+	char dir[1024];      /* where this plan's heal writes */
+	uint64_t steps;      /* the budget: steps, or */
+	double minutes;      /* minutes (one of them > 0) */
+	struct heal_snapshot snap; /* the running or last heal's figures */
+	bool have_orig;      /* the original's held-out bits per byte */
+	double bpb_orig;     /* (a quality measurement, or the heal's) */
 };
 
 /* The Vocabulary screen's figures for one K, computed on the UI thread in
@@ -238,6 +257,25 @@ struct workbench {
 					 the source tokenizer (0: not yet) */
 	char **samples;               /* sample lines from the corpus */
 	int n_samples;
+
+	/* healing (WB_TASK_HEAL): the pruned side becomes the healed model
+	 * when a heal finishes; `cut` then keeps the unhealed copy */
+	struct heal_monitor heal_mon;
+	uint64_t heal_steps;          /* budget: steps (default 20), or */
+	double heal_minutes;          /* minutes (> 0 wins) */
+	struct model *cut;            /* the unhealed cut while healed */
+	char *healed_key;             /* applied_key of the healed model */
+	char heal_dir[1024];          /* the running or last heal's OUT */
+	uint64_t healed_tokens;       /* the adopted heal's tokens, seconds */
+	double healed_seconds;
+	bool have_heal_orig;          /* the source's held-out bits per */
+	double heal_orig_bpb;         /* byte, measured by the last heal */
+	struct history *history;      /* the plans tried (wb_history) */
+	int history_gen;              /* bumped when a task recorded one */
+	int history_seen;             /* the generation loaded */
+	bool *history_front;          /* (history->n) */
+	bool history_failed;          /* the last history_note failed */
+	char history_error[ERR_MSG_MAX];
 };
 
 /* Opens a model directory: config.json, the tokenizer, and the weights'
@@ -379,6 +417,51 @@ void wb_gen_stop(struct workbench *wb, enum wb_side side);
 void wb_gen_clear(struct workbench *wb, enum wb_side side);
 void wb_gen_view(struct workbench *wb, enum wb_side side,
 		 struct wb_gen_view *out);
+
+/* --- healing ----------------------------------------------------------- */
+
+/* Where the current plan's heal writes: <default export folder>-heal-<8
+ * hex digits of the plan> ($HOME/punguza-exports/...), one per plan,
+ * never inside the source. */
+void wb_heal_dir(const struct workbench *wb, char *buf, size_t cap);
+
+/* Sets the heal budget: steps, or minutes when minutes > 0. */
+void wb_set_heal_budget(struct workbench *wb, uint64_t steps, double minutes);
+
+/* Starts healing the applied plan's cut (distillation from the source;
+ * corpus: the workbench's corpus files, none: data-free; evaluation: the
+ * held-out text) into wb_heal_dir(). resume continues that folder's
+ * checkpoint (its settings; the budget is ignored); a fresh start replaces
+ * a previous heal of this plan. When it finishes, the healed model (loaded
+ * back from the folder) becomes the pruned side and the history records
+ * its held-out figures. ERR_INVALID unless the plan is applied and no task
+ * runs. */
+int wb_start_heal(struct workbench *wb, bool resume, struct err *e);
+
+/* Stops a running heal: it writes a checkpoint of its last step (resume
+ * continues it) and ends cancelled. */
+void wb_stop_heal(struct workbench *wb);
+
+/* What the Heal screen draws. */
+void wb_heal_view(struct workbench *wb, struct wb_heal_view *out);
+
+/* True when the pruned side is the healed model of the applied plan. */
+bool wb_healed(const struct workbench *wb);
+
+/* --- the plans tried (history.h) -------------------------------------- */
+
+/* Every plan measured on this source (read from punguza's cache, again
+ * after a measurement or heal recorded one), sorted by `by`, and
+ * front[i] (n entries, valid until the next call) marking the Pareto
+ * front. An empty history for a source without a directory. */
+int wb_history(struct workbench *wb, enum history_sort by,
+	       const struct history **out, const bool **front, struct err *e);
+
+/* Makes entry i (of wb_history's order) the plan. */
+int wb_history_load_plan(struct workbench *wb, int i, struct err *e);
+
+/* Forgets entry i (rewrites the cache). */
+int wb_history_forget(struct workbench *wb, int i, struct err *e);
 
 /* The Vocabulary screen's figures for the plan's K (all pieces when the
  * plan keeps the vocabulary) and sample line `sample` (wrapped around).

@@ -10,6 +10,7 @@
 
 #include "export.h"
 #include "fileio.h"
+#include "history.h"
 #include "job.h"
 #include "measured.h"
 #include "model.h"
@@ -641,6 +642,128 @@ static void test_damaged(void)
 	export_remove_tree(dir, &e);
 }
 
+/* Healing from the workbench: start, points, stop with a checkpoint,
+ * resume, adopt the healed model; the history records cut and healed. */
+static void test_heal(void)
+{
+	char dir[] = "/tmp/punguza-wbh-XXXXXX", home[] = "/tmp/punguza-home-XXXXXX";
+	if (!mkdtemp(dir) || make_model_dir(dir) || !mkdtemp(home)) {
+		CHECK_MSG(0, "cannot make a model in %s", dir);
+		return;
+	}
+	char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", home, 1);
+	struct workbench *wb;
+	struct err e = {0};
+	CHECK_EQ_INT(wb_open_dir(dir, &wb, &e), 0);
+	if (!wb)
+		return;
+	const char *corpus[] = {"assets/corpus/udhr_swh.txt"};
+	wb_set_inputs(wb, corpus, 1, "assets/corpus/udhr_hau.txt", &e);
+	CHECK_EQ_INT(wb_set_knob_text(wb, WB_KNOB_HIDDEN, "16", &e), 0);
+	CHECK_ERR(wb_start_heal(wb, false, &e), e, ERR_INVALID,
+		  "apply the plan first");
+	CHECK_EQ_INT(wb_start_prepare(wb, &e), 0);
+	wait_task(wb);
+	CHECK_EQ_INT(wb_start_quality(wb, &e), 0);
+	wait_task(wb);
+	CHECK(wb_quality_current(wb) != NULL);
+	CHECK(!wb->history_failed);
+	struct model *cut = wb->pruned;
+	char hd[1024];
+	wb_heal_dir(wb, hd, sizeof hd);
+	CHECK(strncmp(hd, home, strlen(home)) == 0);
+	CHECK(strstr(hd, "/punguza-exports/") != NULL);
+	struct wb_heal_view v;
+	wb_heal_view(wb, &v);
+	CHECK(!v.running && !v.healed && !v.resumable && !v.finished);
+	CHECK(v.have_orig); /* from the quality measurement */
+	CHECK_ERR(wb_start_heal(wb, true, &e), e, ERR_INVALID,
+		  "no unfinished heal");
+
+	/* start, watch, stop: a checkpoint */
+	wb_set_heal_budget(wb, 30, 0);
+	CHECK_EQ_INT(wb_start_heal(wb, false, &e), 0);
+	for (int i = 0; i < 60000; i++) {
+		wb_heal_view(wb, &v);
+		if (v.snap.have_point && v.snap.last.step >= 2)
+			break;
+		usleep(10000);
+	}
+	CHECK(v.running && v.snap.have_point);
+	CHECK(v.snap.n_evals >= 1); /* step 0: the cut */
+	wb_stop_heal(wb);
+	wait_task(wb);
+	struct wb_job_info ji;
+	wb_job_info(wb, &ji);
+	CHECK_EQ_INT(ji.kind, WB_TASK_HEAL);
+	CHECK_EQ_INT(ji.state, WB_JOB_CANCELLED);
+	wb_heal_view(wb, &v);
+	CHECK(v.resumable && !v.healed);
+	CHECK(wb->pruned == cut); /* not adopted */
+	uint64_t stopped = v.snap.last.step;
+	CHECK(stopped >= 2 && stopped < 30);
+
+	/* resume: continues after the checkpoint, then adopts */
+	CHECK_EQ_INT(wb_start_heal(wb, true, &e), 0);
+	wait_task(wb);
+	CHECK_STR(wb->task_error, "");
+	wb_heal_view(wb, &v);
+	CHECK(v.healed && v.finished && !v.resumable);
+	CHECK_EQ_INT((int)v.snap.last.step, 30);
+	CHECK(v.snap.n_evals >= 3);
+	CHECK(wb_healed(wb) && wb->cut == cut && wb->pruned != cut);
+	CHECK(v.snap.evals[v.snap.n_evals - 1].bpb > 0 &&
+	      v.snap.evals[v.snap.n_evals - 1].step == 30);
+	/* quality of the healed side is its own measurement */
+	CHECK(wb_quality_current(wb) == NULL);
+	CHECK_EQ_INT(wb_start_quality(wb, &e), 0);
+	wait_task(wb);
+	const struct wb_quality *q = wb_quality_current(wb);
+	CHECK(q && q->healed);
+
+	/* the history has cut and healed figures for the plan */
+	struct history h;
+	CHECK_EQ_INT(history_load(dir, &h, &e), 0);
+	CHECK_EQ_INT(h.n, 1);
+	if (h.n == 1) {
+		CHECK(h.v[0].have_cut && h.v[0].have_healed);
+		CHECK(h.v[0].have_cut_ref && h.v[0].have_healed_ref);
+		CHECK(h.v[0].bpb_healed > 0 && h.v[0].bpb_cut > 0);
+		CHECK(h.v[0].heal_tokens > 0);
+		CHECK_EQ_INT((long long)h.v[0].params,
+			     (long long)wb->est.dst.total);
+	}
+	history_free(&h);
+
+	/* a new plan, with a cut vocabulary: the cut is fresh, not healed;
+	 * healing it reads the teacher through the kept pieces */
+	CHECK_EQ_INT(wb_set_knob_text(wb, WB_KNOB_VOCAB, "600", &e), 0);
+	CHECK_EQ_INT(wb_start_prepare(wb, &e), 0);
+	wait_task(wb);
+	CHECK(!wb_healed(wb) && wb->cut == NULL);
+	CHECK(wb->pruned_tok != NULL);
+	wb_set_heal_budget(wb, 2, 0);
+	CHECK_EQ_INT(wb_start_heal(wb, false, &e), 0);
+	wait_task(wb);
+	CHECK_STR(wb->task_error, "");
+	CHECK(wb_healed(wb));
+	if (wb->pruned)
+		CHECK_EQ_INT(wb->pruned->cfg.vocab_size, 600);
+	wb_heal_view(wb, &v);
+	CHECK(v.snap.n_evals >= 2 && v.snap.evals[0].has_ref);
+	CHECK_EQ_INT(history_load(dir, &h, &e), 0);
+	CHECK_EQ_INT(h.n, 2);
+	history_free(&h);
+	wb_free(wb);
+	export_remove_tree(dir, &e);
+	export_remove_tree(home, &e);
+	if (old_home) {
+		setenv("HOME", old_home, 1);
+		free(old_home);
+	}
+}
+
 static void test_measured(void)
 {
 	char dir[] = "/tmp/punguza-cache-XXXXXX";
@@ -683,6 +806,11 @@ static void test_measured(void)
 
 int main(void)
 {
+	/* the history and measurements go to a cache of our own */
+	char cache[] = "/tmp/punguza-wbcache-XXXXXX";
+	if (mkdtemp(cache))
+		setenv("PUNGUZA_CACHE", cache, 1);
+	test_heal();
 	test_plan_only();
 	test_workbench_model();
 	test_knobs_and_kl();
@@ -693,5 +821,8 @@ int main(void)
 	test_shipped();
 	test_bad();
 	test_job();
+	struct err e;
+	setenv("PUNGUZA_CACHE", cache, 1);
+	export_remove_tree(cache, &e);
 	return TEST_SUMMARY();
 }

@@ -29,6 +29,12 @@ static const struct screen screens[] = {
 	 "\u2191\u2193 row  \u2190\u2192 change  e edit folder  Enter export  "
 	 "Esc cancel  PgUp/PgDn recipe",
 	 export_tick},
+	{"Heal", heal_draw, heal_key,
+	 "Enter heal  Esc stop  r resume  \u2190\u2192 budget  m steps/minutes",
+	 heal_tick},
+	{"Plans", plans_draw, plans_key,
+	 "\u2191\u2193 plan  Enter load into the knobs  s sort  Del forget",
+	 NULL},
 };
 #define N_SCREENS ((int)(sizeof screens / sizeof screens[0]))
 
@@ -39,7 +45,8 @@ static const char *const help_lines[] = {
 	"punguza \u2014 shrink InkubaLM-family models",
 	"",
 	"EVERYWHERE",
-	"  1 2 3 4 5        screens: Knobs Vocabulary Run Quality Export",
+	"  1 2 3 4 5 6 7    screens: Knobs Vocabulary Run Quality Export",
+	"                   Heal Plans",
 	"  Tab / Shift-Tab  next / previous screen",
 	"  ? / F1           this help (\u2191\u2193 PgUp PgDn scroll, Esc closes)",
 	"  Esc              cancel the running job, stop generating",
@@ -91,6 +98,22 @@ static const char *const help_lines[] = {
 	"                   previous export asks first, naming its files;",
 	"                   a folder with other files is never replaced",
 	"  PgUp / PgDn      scroll the recipe",
+	"",
+	"6 HEAL",
+	"  Enter            heal the cut by distillation from the original",
+	"                   (applies the plan first); a finished heal's",
+	"                   model is what Run, Quality and Export use",
+	"  Esc              stop: a checkpoint of the last step is kept",
+	"  r                resume the checkpoint",
+	"  \u2190\u2192 / h l         budget (steps or minutes)",
+	"  m                budget in steps / in minutes",
+	"",
+	"7 PLANS",
+	"  \u2191\u2193 / j k         choose a plan (every plan measured on this",
+	"                   model, kept between runs)",
+	"  Enter            load the plan into the knobs",
+	"  s                sort by parameters / bits per byte / zindi",
+	"  Del              forget the plan",
 };
 #define N_HELP ((int)(sizeof help_lines / sizeof help_lines[0]))
 

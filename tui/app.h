@@ -26,14 +26,15 @@ enum app_reaction {
 };
 
 /* Screen indices (the order of the tabs; the digit keys 1..N_SCREENS
- * choose them). Heal (6) and Plans (7) come next, once the healing engine
- * lands: append them here and to the table in app.c. */
+ * choose them). */
 enum app_screen {
 	APP_SCREEN_HOME = 0,
 	APP_SCREEN_VOCAB,
 	APP_SCREEN_RUN,
 	APP_SCREEN_QUALITY,
 	APP_SCREEN_EXPORT,
+	APP_SCREEN_HEAL,
+	APP_SCREEN_PLANS,
 };
 
 /* A question the user must answer (y / n) before anything else. */
@@ -59,6 +60,8 @@ enum app_pending {
 	APP_PENDING_GENERATE, /* Run: generate on both sides */
 	APP_PENDING_QUALITY,  /* Quality: measure */
 	APP_PENDING_EXPORT,   /* Export: write */
+	APP_PENDING_HEAL,     /* Heal: start */
+	APP_PENDING_HEAL_RESUME, /* Heal: resume */
 };
 
 struct app {
@@ -110,6 +113,10 @@ struct app {
 	int export_row;     /* 0 folder, 1 HF, 2 GGUF, 3 dtype */
 	bool export_replace; /* confirmed: the next export may replace */
 	int recipe_scroll;  /* lines scrolled in the recipe */
+
+	/* Plans screen */
+	int plans_sel;      /* the row under the cursor */
+	int plans_sort;     /* enum history_sort */
 };
 
 struct screen {
@@ -155,5 +162,10 @@ int home_click(struct app *a, int y, int x);
 void quality_draw(struct app *a, int top, int height);
 int quality_key(struct app *a, int ch);
 int quality_tick(struct app *a);
+void heal_draw(struct app *a, int top, int height);
+int heal_key(struct app *a, int ch);
+int heal_tick(struct app *a);
+void plans_draw(struct app *a, int top, int height);
+int plans_key(struct app *a, int ch);
 
 #endif

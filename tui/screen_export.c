@@ -189,7 +189,9 @@ void export_draw(struct app *a, int top, int height)
 	char pars[32];
 	fmt_count(pars, sizeof pars, wb->est.dst.total);
 	draw_fmt(y++, x, w, ROLE_DIM, "model: %s parameters, plan %s", pars,
-		 wb_applied(wb) ? "applied" : "applied when you export");
+		 !wb_applied(wb) ? "applied when you export"
+		 : wb_healed(wb) ? "applied, healed (the healed weights)"
+				 : "applied");
 	y++;
 	struct wb_job_info ji;
 	wb_job_info(wb, &ji);

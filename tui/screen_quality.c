@@ -88,7 +88,8 @@ void quality_draw(struct app *a, int top, int height)
 				  "(the plan is applied first).");
 		return;
 	}
-	row(y++, x, w, "metric", "original", "pruned", "change", ROLE_DIM);
+	row(y++, x, w, "metric", "original", q->healed ? "healed" : "pruned",
+	    "change", ROLE_DIM);
 	char o[32], p[32], c[32];
 	snprintf(o, sizeof o, "%.4f", q->orig.bpb);
 	snprintf(p, sizeof p, "%.4f", q->pruned.bpb);
@@ -114,7 +115,10 @@ void quality_draw(struct app *a, int top, int height)
 	}
 	if (q->has_kl) {
 		snprintf(p, sizeof p, "%.4f", q->pruned.kl_mean);
-		row(y++, x, w, "KL(original\u2016pruned)", "0", p, "nats/token",
+		row(y++, x, w,
+		    q->healed ? "KL(original\u2016healed)"
+			      : "KL(original\u2016pruned)",
+		    "0", p, "nats/token",
 		    ROLE_DIM);
 		snprintf(p, sizeof p, "%.1f%%", 100 * q->pruned.top1);
 		row(y++, x, w, "top-1 agreement", "100%", p, "", ROLE_NORMAL);

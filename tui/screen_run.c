@@ -94,7 +94,10 @@ static void draw_side(struct app *a, enum wb_side side, int y, int x, int w,
 	fmt_short(pars, sizeof pars, config_param_count(c));
 	char title[96];
 	snprintf(title, sizeof title, "%s  %s params",
-		 side == WB_ORIGINAL ? "ORIGINAL" : "PRUNED", pars);
+		 side == WB_ORIGINAL ? "ORIGINAL"
+		 : wb_healed(wb)     ? "PRUNED, HEALED"
+				     : "PRUNED",
+		 pars);
 	draw_section(y, x, w, title);
 	int body = h - 2;
 	if (side == WB_PRUNED && !wb_applied(wb) && !v.running &&

@@ -386,6 +386,73 @@ else
 	skip "$MODEL/model.safetensors is absent"
 fi
 
+# --- Heal (6) and Plans (7) on the shipped model's cut, 80x24, NO_COLOR --
+# A cache of its own: the Plans screen starts empty.
+if [ -f "$MODEL/model.safetensors" ]; then
+	head -n 4 assets/tiny-inkuba/heldout_swh.txt > "$TMP/heal-heldout.txt"
+	start_env heal 80 24 "NO_COLOR=1 PUNGUZA_CACHE=$TMP/heal-cache" \
+		"$MODEL" --heldout "$TMP/heal-heldout.txt"
+	if wait_for heal "KNOBS"; then
+		ok
+		keys heal p 7
+		wait_for heal "No plan measured yet" && ok || fail "plans: empty history"
+		# the tabs take clicks: 6 Heal sits at columns 57-64 of row 1
+		$T send-keys -t heal -H 1b 5b 4d 20 5b 22 1b 5b 4d 23 5b 22  # (58,1)
+		wait_for heal "HEAL: DISTIL" && ok || fail "heal: a click on tab 6"
+		wait_for heal "not started" && ok || fail "heal: not started"
+		# budget 20 -> 10 -> 5 steps; Enter applies, then heals
+		keys heal Left Left
+		wait_for heal "5 steps" && ok || fail "heal: budget 5 steps"
+		keys heal Enter
+		wait_for heal "step 1/5" 300 && ok || fail "heal: the first step is shown"
+		# Esc stops it with a checkpoint; r resumes
+		keys heal Escape
+		wait_for heal "heal cancelled" 120 && ok || fail "heal: Esc stops"
+		wait_for heal "r resumes" 5 && ok || fail "heal: a checkpoint to resume"
+		screen heal | grep -qF "not healed" && ok || fail "heal: a stopped heal is not adopted"
+		step=$(screen heal | grep -oE 'step [0-9]+/5' | head -n1 | sed -E 's/step ([0-9]+).*/\1/')
+		[ -n "$step" ] && [ "$step" -lt 5 ] && ok || fail "heal: stopped before the end (step $step)"
+		keys heal r
+		wait_for heal "heal done" 600 && ok || fail "heal: resumed to the end"
+		wait_for heal "step 5/5" 5 && ok || fail "heal: step 5/5 after resuming"
+		screen heal | grep -qF "applied, healed" && ok || fail "heal: the healed model is adopted"
+		screen heal | grep -qE "cut [0-9.]+ \(step 0\) +. student [0-9.]+ \(step 5\)" && ok ||
+			fail "heal: the chart's legend (cut, student)"
+		screen heal | grep -qE "original [0-9]" && ok || fail "heal: the original's line"
+		screen heal | grep -qE '^ *[0-9.]* (\||│).*(\*|●)' && ok || fail "heal: the student's points"
+		# Quality measures the healed weights and says so
+		keys heal 4 Enter
+		wait_for heal "bits per byte" 300 && ok || fail "quality of the healed model"
+		wait_for heal "healed" 5 && ok || fail "quality: the healed label"
+		# Plans: the plan with its cut and healed figures
+		keys heal 7
+		wait_for heal "PLANS TRIED" && ok || fail "plans screen"
+		row=$(screen heal | grep -E '^ 1 +\* +1\.2M ')
+		[ -n "$row" ] && ok || fail "plans: plan 1 (1.2M, on the front) is listed"
+		n=$(printf '%s\n' "$row" | grep -oE '[0-9]\.[0-9]{4}' | wc -l)
+		[ "$n" -ge 3 ] && ok || fail "plans: bpb of source, cut and healed ($row)"
+		screen heal | grep -qF "MEASURED BITS PER BYTE vs PARAMETERS" && ok || fail "plans: the chart"
+		screen heal | grep -qF "Pareto front" && ok || fail "plans: the front is marked"
+		keys heal s
+		wait_for heal "(by bits per byte)" && ok || fail "plans: s sorts"
+		# Enter loads the plan back into the knobs
+		keys heal 1 0
+		wait_for heal "256 (" && ok || fail "knobs: identity plan"
+		keys heal 7 Enter
+		wait_for heal "plan 1 loaded" && ok || fail "plans: Enter loads"
+		keys heal 1
+		wait_for heal "128 (" && ok || fail "knobs: the loaded plan's width"
+		# 100x30: the table has its knobs column
+		$T resize-window -t heal -x 100 -y 30 2>/dev/null
+		keys heal 7
+		wait_for heal "knobs" && ok || fail "plans at 100x30: the knobs column"
+		screen heal | grep -qF -- "--vocab 4000" && ok || fail "plans at 100x30: the plan's flags"
+		quit_and_check heal
+	else
+		fail "explorer did not open $MODEL (heal)"
+	fi
+fi
+
 # --- exits: Ctrl-C 130, SIGTERM 143, TERM=dumb refused, damaged weights ---
 start_env sigint 80 24 "" --preset inkubalm-0.4b
 if wait_for sigint "KNOBS"; then
