@@ -27,6 +27,8 @@ summary() {
 }
 DEFSIG=
 tmps() { ls -d "$TMP/out".tmp-* 2>/dev/null | wc -l; }
+# an export under way: its temporary directory holds the pid marker
+marked() { ls "$TMP/out".tmp-*/.punguza-export >/dev/null 2>&1; }
 
 if ! "$GEN" "$TMP/src" --vocab 8000 --hidden 768 --inter 2048 --layers 8 \
 	--heads 12 --kv-heads 12 --format safetensors >/dev/null 2>&1; then
@@ -45,16 +47,20 @@ interrupt() {
 		>"$TMP/$sig.out" 2>"$TMP/$sig.err" &
 	pid=$!
 	i=0
-	while [ "$(tmps)" -eq 0 ] && [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do
-		sleep 0.05; i=$((i + 1))
+	while ! marked && [ $i -lt 3000 ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.01; i=$((i + 1))
 	done
+	# freeze it mid-export so the signal lands before it can finish,
+	# however fast the machine writes
+	kill -s STOP $pid 2>/dev/null
 	if [ "$(tmps)" -eq 0 ]; then
+		kill -s CONT $pid 2>/dev/null
 		fail "$sig: no temporary directory appeared"
 		wait $pid
 		return
 	fi
-	sleep 0.3 # into the writing of model.safetensors
 	kill -s "$sig" $pid
+	kill -s CONT $pid
 	wait $pid
 	rc=$?
 	if [ -e "$TMP/out" ]; then
@@ -81,10 +87,10 @@ interrupt_kill() {
 	"$BIN" prune "$TMP/src" -o "$TMP/out" --format hf >/dev/null 2>&1 &
 	pid=$!
 	i=0
-	while [ "$(tmps)" -eq 0 ] && [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do
-		sleep 0.05; i=$((i + 1))
+	while ! marked && [ $i -lt 3000 ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.01; i=$((i + 1))
 	done
-	sleep 0.3
+	kill -s STOP $pid 2>/dev/null # before it can finish
 	kill -s KILL $pid
 	wait $pid
 }
