@@ -86,12 +86,13 @@ uint64_t measured_weights_bytes(const char *model_dir)
 	return total;
 }
 
-static int load_cache(const char *file, cJSON **out, struct err *e)
+int measured_read_cache(const char *file, struct cJSON **out, struct err *e)
 {
 	char *text;
 	size_t len;
-	int rc = file_read_all(file, 16u << 20, &text, &len, e);
+	int rc = file_read_all(file, 64u << 20, &text, &len, e);
 	if (rc == ERR_NOTFOUND) {
+		err_clear(e); /* no file yet is not an error */
 		*out = cJSON_CreateObject();
 		return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -120,7 +121,7 @@ int measured_save(const char *model_dir, const struct measured *m,
 		return rc;
 	snprintf(file, sizeof file, "%s/measured.json", dir);
 	cJSON *root;
-	if ((rc = load_cache(file, &root, e)))
+	if ((rc = measured_read_cache(file, &root, e)))
 		return rc;
 	cJSON *rec = cJSON_CreateObject();
 	if (!rec || !cJSON_AddNumberToObject(rec, "lb_tasks", m->lb_tasks) ||
@@ -154,7 +155,7 @@ int measured_load(const char *model_dir, struct measured *out, bool *found,
 	if (!path_exists(file))
 		return 0;
 	cJSON *root;
-	int rc = load_cache(file, &root, e);
+	int rc = measured_read_cache(file, &root, e);
 	if (rc)
 		return rc;
 	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(root, key);

@@ -40,6 +40,13 @@ int measured_load(const char *model_dir, struct measured *out, bool *found,
 int measured_cache_file(const char *name, bool create, char *buf, size_t cap,
 			struct err *e);
 
+struct cJSON;
+
+/* Reads a cache file (a JSON object, at most 64 MiB) into *out, which the
+ * caller frees with cJSON_Delete; a missing file reads as an empty
+ * object. */
+int measured_read_cache(const char *file, struct cJSON **out, struct err *e);
+
 /* The weights' total size of a model dir (the record's fingerprint). */
 uint64_t measured_weights_bytes(const char *model_dir);
 

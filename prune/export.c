@@ -25,6 +25,25 @@
 /* ------------------------------------------------------------------ */
 /* Directories                                                         */
 
+int export_parse_formats(const char *list, unsigned *out)
+{
+	*out = 0;
+	const char *v = list;
+	while (*v) {
+		size_t n = strcspn(v, ",");
+		if (n == 2 && !strncmp(v, "hf", 2))
+			*out |= EXPORT_HF;
+		else if (n == 4 && !strncmp(v, "gguf", 4))
+			*out |= EXPORT_GGUF;
+		else
+			return -1;
+		v += n;
+		if (*v == ',')
+			v++;
+	}
+	return *out ? 0 : -1;
+}
+
 int export_remove_tree(const char *path, struct err *e)
 {
 	return path_remove_tree(path, e);

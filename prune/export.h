@@ -129,6 +129,10 @@ int export_remove_stale(const char *out_dir, struct export_notes *notes,
 int export_source_checksum(const struct model *m, char *buf, size_t cap,
 			   const struct progress *prog, struct err *e);
 
+/* Parses a format list ("hf", "gguf", "hf,gguf") into EXPORT_* bits;
+ * -1 for an unknown name or an empty list. */
+int export_parse_formats(const char *list, unsigned *out);
+
 /* Removes a directory tree (no symlinks followed). For cleanup. */
 int export_remove_tree(const char *path, struct err *e);
 

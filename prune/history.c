@@ -11,7 +11,6 @@
 #include "score.h"
 
 #define HISTORY_FILE "plans.json"
-#define HISTORY_MAX_BYTES (64u << 20)
 
 void history_free(struct history *h)
 {
@@ -147,28 +146,6 @@ int history_record(struct history *h, const struct history_entry *src,
 
 /* ---- reading and writing ------------------------------------------ */
 
-static int read_cache(const char *file, cJSON **out, struct err *e)
-{
-	char *text;
-	size_t len;
-	*out = NULL;
-	int rc = file_read_all(file, HISTORY_MAX_BYTES, &text, &len, e);
-	if (rc == ERR_NOTFOUND) {
-		err_clear(e); /* no file yet is not an error */
-		*out = cJSON_CreateObject();
-		return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
-	}
-	if (rc)
-		return rc;
-	*out = cJSON_ParseWithLength(text, len);
-	free(text);
-	if (!*out || !cJSON_IsObject(*out)) {
-		cJSON_Delete(*out);
-		*out = NULL;
-		return err_set(e, ERR_FORMAT, "'%s': not a JSON object", file);
-	}
-	return 0;
-}
 
 /* A finite number at key into *v; false when absent or not one. */
 static bool num(const cJSON *o, const char *key, double *v)
@@ -226,7 +203,7 @@ int history_load(const char *model_dir, struct history *out, struct err *e)
 	    !path_exists(file))
 		return 0; /* nothing tried yet */
 	cJSON *root;
-	int rc = read_cache(file, &root, e);
+	int rc = measured_read_cache(file, &root, e);
 	if (rc)
 		return rc;
 	const cJSON *list =
@@ -299,7 +276,7 @@ int history_save(const struct history *h, struct err *e)
 	if (rc)
 		return rc;
 	cJSON *root;
-	if ((rc = read_cache(file, &root, e)))
+	if ((rc = measured_read_cache(file, &root, e)))
 		return rc;
 	cJSON *list = cJSON_CreateArray();
 	for (int i = 0; list && i < h->n && !rc; i++) {

@@ -91,24 +91,6 @@ static int bad_value(const char *opt, const char *v)
 	return 2;
 }
 
-static int parse_formats(const char *v, unsigned *out)
-{
-	*out = 0;
-	while (*v) {
-		size_t n = strcspn(v, ",");
-		if (n == 2 && !strncmp(v, "hf", 2))
-			*out |= EXPORT_HF;
-		else if (n == 4 && !strncmp(v, "gguf", 4))
-			*out |= EXPORT_GGUF;
-		else
-			return -1;
-		v += n;
-		if (*v == ',')
-			v++;
-	}
-	return *out ? 0 : -1;
-}
-
 static int parse_u64(const char *v, unsigned long long *out)
 {
 	char *end;
@@ -260,7 +242,7 @@ int cmd_heal(int argc, char **argv)
 				return bad_value(a, v);
 			o.threads = (int)n;
 		} else if (!strcmp(a, "--format")) {
-			if (parse_formats(v, &o.xo.formats))
+			if (export_parse_formats(v, &o.xo.formats))
 				return bad_value(a, v);
 		} else if (!strcmp(a, "--dtype")) {
 			if (dtype_parse(v, &o.xo.dtype))

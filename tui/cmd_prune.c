@@ -199,24 +199,6 @@ static int add_file(const char **list, int *n, const char *f)
 	return 0;
 }
 
-static int parse_formats(const char *v, unsigned *out)
-{
-	*out = 0;
-	while (*v) {
-		size_t n = strcspn(v, ",");
-		if (n == 2 && !strncmp(v, "hf", 2))
-			*out |= EXPORT_HF;
-		else if (n == 4 && !strncmp(v, "gguf", 4))
-			*out |= EXPORT_GGUF;
-		else
-			return -1;
-		v += n;
-		if (*v == ',')
-			v++;
-	}
-	return *out ? 0 : -1;
-}
-
 /* First pass: everything but the knobs. 0 ok, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -259,7 +241,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->out = v;
 		} else if (!strcmp(o, "--format")) {
 			a->formats_given = true;
-			if (parse_formats(v, &a->formats)) {
+			if (export_parse_formats(v, &a->formats)) {
 				fprintf(stderr,
 					"punguza: prune: invalid value '%s' "
 					"for --format (hf, gguf, hf,gguf)\n",
