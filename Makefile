@@ -48,7 +48,11 @@ LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 
 LIB_SRC  := $(wildcard core/*.c tokenizer/*.c prune/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
-TUI_SRC  := $(wildcard tui/*.c)
+# The explorer's headless model (tui/workbench*.c): above prune/, below the
+# screens, with no ncurses in it, so tests drive it as the screens do.
+WB_SRC   := $(wildcard tui/workbench*.c)
+WB_OBJ   := $(WB_SRC:%.c=$(O)/%.o)
+TUI_SRC  := $(filter-out $(WB_SRC),$(wildcard tui/*.c))
 TUI_OBJ  := $(TUI_SRC:%.c=$(O)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(O)/tests/%)
@@ -56,6 +60,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
 LIB := $(O)/libpunguza.a
+WB_LIB := $(O)/libworkbench.a
 BIN := $(O)/punguza
 
 .PHONY: all deps run check check-torch test bench fuzz fuzz-ci clean install uninstall tiny-model
@@ -83,7 +88,7 @@ test: $(BIN) $(TEST_BIN) $(O)/bench/genmodel
 	@O=$(O) GENMODEL=$(O)/bench/genmodel sh tests/run.sh $(TEST_BIN) \
 		tests/cli/test_cli.sh tests/test_heal_cli.sh \
 		tests/torch/test_plan_torch.sh tests/tui/test_tui.sh \
-		tests/tui/test_signals.sh
+		tests/tui/test_signals.sh tests/test_layers.sh
 
 # Not part of check (check needs no Python): skipped with a message
 # when /usr/bin/python3 cannot import torch.
@@ -99,8 +104,17 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(TUI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TUI_OBJ) $(LIB) $(LIB_LIBS) $(TUI_LIBS)
+$(WB_LIB): $(WB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(TUI_OBJ) $(WB_LIB) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TUI_OBJ) $(WB_LIB) $(LIB) $(LIB_LIBS) $(TUI_LIBS)
+
+# The workbench compiles without ncurses' flags: it must not need them.
+$(WB_OBJ): $(O)/tui/%.o: tui/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(O)/tui/%.o: tui/%.c
 	@mkdir -p $(dir $@)
@@ -110,9 +124,9 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(O)/tests/%: tests/%.c $(LIB) tests/test.h
+$(O)/tests/%: tests/%.c $(WB_LIB) $(LIB) tests/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB) $(LIB_LIBS) $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) -Itests -Itui -o $@ $< $(WB_LIB) $(LIB) $(LIB_LIBS) $(LDFLAGS_ALL)
 
 $(O)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -148,7 +162,7 @@ uninstall:
 clean:
 	rm -rf $(O)
 
--include $(LIB_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(WB_OBJ:.o=.d) $(TUI_OBJ:.o=.d) $(TEST_BIN:=.d)
 
 # The shipped model (assets/tiny-inkuba/README.md), end to end: data split,
 # tokenizer (spm_train), training + bf16 export + golden logits
