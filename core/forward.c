@@ -1,5 +1,7 @@
 #include "forward.h"
 
+#include "kernels.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
@@ -142,38 +144,6 @@ static void matmul(float *y, const float *x, const float *w, int n, int out,
 			    1.0f, x, in, w, in, 0.0f, y, out);
 }
 
-/* HF RMSNorm: x * rsqrt(mean(x^2) + eps), then * weight. */
-static void rmsnorm(float *out, const float *x, const float *w, int n, int d,
-		    double eps)
-{
-	for (int t = 0; t < n; t++) {
-		const float *xr = x + (size_t)t * d;
-		float *o = out + (size_t)t * d;
-		double ss = 0;
-		for (int i = 0; i < d; i++)
-			ss += (double)xr[i] * xr[i];
-		float var = (float)(ss / d);
-		float r = (float)(1.0 / sqrt((double)var + (double)(float)eps));
-		for (int i = 0; i < d; i++)
-			o[i] = w[i] * (xr[i] * r);
-	}
-}
-
-/* Rotates n_heads vectors of size hd (stride hd) in place for position p. */
-static void rope(float *v, int n_heads, int hd, const float *cosv,
-		 const float *sinv)
-{
-	int half = hd / 2;
-	for (int h = 0; h < n_heads; h++) {
-		float *x = v + (size_t)h * hd;
-		for (int i = 0; i < half; i++) {
-			float a = x[i], b = x[i + half];
-			x[i] = a * cosv[i] - b * sinv[i];
-			x[i + half] = b * cosv[i] + a * sinv[i];
-		}
-	}
-}
-
 /* One layer over n tokens at positions pos0.., x updated in place. */
 static void layer_run(struct fwd_state *s, int l, int n, int pos0)
 {
@@ -188,7 +158,7 @@ static void layer_run(struct fwd_state *s, int l, int n, int pos0)
 	float *vc = s->v_cache + (size_t)l * P * kvd;
 	float scale = 1.0f / sqrtf((float)hd);
 
-	rmsnorm(s->xb, s->x, w->attn_norm, n, d, c->rms_norm_eps);
+	kern_rmsnorm(s->xb, NULL, s->x, w->attn_norm, n, d, c->rms_norm_eps);
 	matmul(s->q, s->xb, w->wq, n, qd, d);
 	matmul(kc + (size_t)pos0 * kvd, s->xb, w->wk, n, kvd, d);
 	matmul(vc + (size_t)pos0 * kvd, s->xb, w->wv, n, kvd, d);
@@ -196,8 +166,8 @@ static void layer_run(struct fwd_state *s, int l, int n, int pos0)
 		size_t p = (size_t)(pos0 + t);
 		const float *cs = s->rope_cos + p * half;
 		const float *sn = s->rope_sin + p * half;
-		rope(s->q + (size_t)t * qd, H, hd, cs, sn);
-		rope(kc + p * kvd, KV, hd, cs, sn);
+		kern_rope(s->q + (size_t)t * qd, H, hd, cs, sn, 1);
+		kern_rope(kc + p * kvd, KV, hd, cs, sn, 1);
 	}
 
 	int S = pos0 + n; /* keys visible to the last token */
@@ -214,23 +184,9 @@ static void layer_run(struct fwd_state *s, int l, int n, int pos0)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n,
 				    S, hd, scale, qh, qd, kh, kvd, 0.0f, att,
 				    S);
-		for (int t = 0; t < n; t++) {
-			float *a = att + (size_t)t * S;
-			int len = pos0 + t + 1; /* causal */
-			float mx = a[0];
-			for (int j = 1; j < len; j++)
-				if (a[j] > mx)
-					mx = a[j];
-			float sum = 0;
-			for (int j = 0; j < len; j++) {
-				a[j] = expf(a[j] - mx);
-				sum += a[j];
-			}
-			for (int j = 0; j < len; j++)
-				a[j] /= sum;
-			for (int j = len; j < S; j++)
-				a[j] = 0;
-		}
+		for (int t = 0; t < n; t++) /* causal: pos0 + t + 1 keys */
+			kern_softmax_causal(att + (size_t)t * S, pos0 + t + 1,
+					    S);
 		if (n == 1)
 			cblas_sgemv(CblasRowMajor, CblasTrans, S, hd, 1.0f, vh,
 				    kvd, att, 1, 0.0f, oh, 1);
@@ -244,14 +200,10 @@ static void layer_run(struct fwd_state *s, int l, int n, int pos0)
 	for (size_t i = 0; i < nd; i++)
 		s->x[i] += s->xb[i];
 
-	rmsnorm(s->xb, s->x, w->mlp_norm, n, d, c->rms_norm_eps);
+	kern_rmsnorm(s->xb, NULL, s->x, w->mlp_norm, n, d, c->rms_norm_eps);
 	matmul(s->hb, s->xb, w->w_gate, n, f, d);
 	matmul(s->hb2, s->xb, w->w_up, n, f, d);
-	size_t nf = (size_t)n * f;
-	for (size_t i = 0; i < nf; i++) {
-		float g = s->hb[i];
-		s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
-	}
+	kern_swiglu(s->hb, s->hb, s->hb2, (size_t)n * f);
 	matmul(s->xb, s->hb, w->w_down, n, d, f);
 	for (size_t i = 0; i < nd; i++)
 		s->x[i] += s->xb[i];
@@ -308,8 +260,8 @@ int fwd_run_from(struct fwd_state *s, const int *tokens, int T, int from,
 		int r0 = from > done ? from - done : 0; /* first row wanted */
 		if (logits && r0 < n) {
 			int nr = n - r0;
-			rmsnorm(s->xb, s->x + (size_t)r0 * d, m->norm, nr, d,
-				c->rms_norm_eps);
+			kern_rmsnorm(s->xb, NULL, s->x + (size_t)r0 * d,
+				     m->norm, nr, d, c->rms_norm_eps);
 			float *lg = logits + (size_t)(done + r0 - from) * V;
 			matmul(lg, s->xb, m->lm_head, nr, V, d);
 			if (last)
@@ -317,7 +269,8 @@ int fwd_run_from(struct fwd_state *s, const int *tokens, int T, int from,
 				       (size_t)V * sizeof(float));
 		} else if (last) {
 			const float *xl = s->x + (size_t)(n - 1) * d;
-			rmsnorm(s->xb, xl, m->norm, 1, d, c->rms_norm_eps);
+			kern_rmsnorm(s->xb, NULL, xl, m->norm, 1, d,
+				     c->rms_norm_eps);
 			matmul(s->logits, s->xb, m->lm_head, 1, V, d);
 		}
 		done += n;

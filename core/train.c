@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "kernels.h"
 #include "par.h"
 
 /*
@@ -176,25 +177,6 @@ static void mm_dw(float *dw, const float *dy, const float *x, int n, int out,
 		    dy, out, x, in, 1.0f, dw, in);
 }
 
-/* forward.c's RMSNorm (variance in double, scale in f32), also keeping
- * 1/rms per row in r. */
-static void rmsnorm_fwd(float *out, float *r, const float *x, const float *w,
-			int n, int d, double eps)
-{
-	for (int t = 0; t < n; t++) {
-		const float *xr = x + (size_t)t * d;
-		float *o = out + (size_t)t * d;
-		double ss = 0;
-		for (int i = 0; i < d; i++)
-			ss += (double)xr[i] * xr[i];
-		float var = (float)(ss / d);
-		float ri = (float)(1.0 / sqrt((double)var + (double)(float)eps));
-		r[t] = ri;
-		for (int i = 0; i < d; i++)
-			o[i] = w[i] * (xr[i] * ri);
-	}
-}
-
 /* The normed input again from x and the kept 1/rms (bitwise the same). */
 static void rmsnorm_redo(float *out, const float *r, const float *x,
 			 const float *w, int n, int d)
@@ -230,35 +212,9 @@ static void rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x,
 	}
 }
 
-/* Rotates (dir +1) or rotates back (dir -1, the backward of a rotation is
- * its inverse) n_heads vectors of size hd at stride hd. */
-static void rope_apply(float *v, int n_heads, int hd, const float *cosv,
-		       const float *sinv, int dir)
-{
-	int half = hd / 2;
-	for (int h = 0; h < n_heads; h++) {
-		float *x = v + (size_t)h * hd;
-		for (int i = 0; i < half; i++) {
-			float a = x[i], b = x[i + half];
-			float cs = cosv[i], sn = dir > 0 ? sinv[i] : -sinv[i];
-			x[i] = a * cs - b * sn;
-			x[i + half] = b * cs + a * sn;
-		}
-	}
-}
-
 static inline float sigmoidf(float g)
 {
 	return 1.0f / (1.0f + expf(-g));
-}
-
-/* h = silu(gate) * up, as forward.c computes it. */
-static void swiglu(float *h, const float *gate, const float *up, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		float g = gate[i];
-		h[i] = g / (1.0f + expf(-g)) * up[i];
-	}
 }
 
 /* Offsets of layer l's kept tensors. */
@@ -284,8 +240,8 @@ static void task_rope(void *arg, int r, int thread)
 	size_t t = (size_t)(r % c->T), half = (size_t)c->hd / 2;
 	const float *cs = c->s->rope_cos + t * half;
 	const float *sn = c->s->rope_sin + t * half;
-	rope_apply(c->q + (size_t)r * c->qd, c->H, c->hd, cs, sn, c->dir);
-	rope_apply(c->k + (size_t)r * c->kvd, c->KV, c->hd, cs, sn, c->dir);
+	kern_rope(c->q + (size_t)r * c->qd, c->H, c->hd, cs, sn, c->dir);
+	kern_rope(c->k + (size_t)r * c->kvd, c->KV, c->hd, cs, sn, c->dir);
 }
 
 /* One row of h = silu(gate) * up. */
@@ -294,7 +250,7 @@ static void task_swiglu(void *arg, int r, int thread)
 	(void)thread;
 	const struct layer_ctx *c = arg;
 	size_t o = (size_t)r * c->f;
-	swiglu(c->hb + o, c->gate + o, c->up + o, (size_t)c->f);
+	kern_swiglu(c->hb + o, c->gate + o, c->up + o, (size_t)c->f);
 }
 
 /* One row of SwiGLU's backward: hb holds dh on entry. */
@@ -327,23 +283,8 @@ static void task_attn(void *arg, int task, int thread)
 		float *att = c->p + ((size_t)b * c->H + h) * T * T; /* (T, T) */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd,
 			    c->scale, qh, c->qd, kh, c->kvd, 0.0f, att, T);
-		for (int t = 0; t < T; t++) {
-			float *a = att + (size_t)t * T;
-			int len = t + 1; /* causal */
-			float mx = a[0];
-			for (int j = 1; j < len; j++)
-				if (a[j] > mx)
-					mx = a[j];
-			float sum = 0;
-			for (int j = 0; j < len; j++) {
-				a[j] = expf(a[j] - mx);
-				sum += a[j];
-			}
-			for (int j = 0; j < len; j++)
-				a[j] /= sum;
-			for (int j = len; j < T; j++)
-				a[j] = 0;
-		}
+		for (int t = 0; t < T; t++) /* causal: t + 1 keys */
+			kern_softmax_causal(att + (size_t)t * T, t + 1, T);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T,
 			    1.0f, att, T, vh, c->kvd, 0.0f,
 			    c->ao + r0 * c->qd + (size_t)h * hd, c->qd);
@@ -456,7 +397,7 @@ static void layer_forward(struct train_state *s, int l)
 	float *xmid = AT(s->xmid, l, NM * d);
 	float *xout = AT(s->xin, l + 1, NM * d);
 
-	rmsnorm_fwd(s->xn, r1, xin, w->attn_norm, N, d, c->rms_norm_eps);
+	kern_rmsnorm(s->xn, r1, xin, w->attn_norm, N, d, c->rms_norm_eps);
 	mm_fwd(x.q, s->xn, w->wq, N, qd, d);
 	mm_fwd(x.k, s->xn, w->wk, N, kvd, d);
 	mm_fwd(x.v, s->xn, w->wv, N, kvd, d);
@@ -468,7 +409,7 @@ static void layer_forward(struct train_state *s, int l)
 	for (size_t i = 0; i < nd; i++)
 		xmid[i] += xin[i];
 
-	rmsnorm_fwd(s->xn, r2, xmid, w->mlp_norm, N, d, c->rms_norm_eps);
+	kern_rmsnorm(s->xn, r2, xmid, w->mlp_norm, N, d, c->rms_norm_eps);
 	mm_fwd(x.gate, s->xn, w->w_gate, N, f, d);
 	mm_fwd(x.up, s->xn, w->w_up, N, f, d);
 	par_run(nt, N, task_swiglu, &x);
@@ -505,7 +446,7 @@ int train_forward(struct train_state *s, const int *tokens, int B, int T,
 		layer_forward(s, l);
 	size_t NM = (size_t)s->max_batch * s->max_ctx;
 	const float *xf = AT(s->xin, L, NM * d);
-	rmsnorm_fwd(s->xn, s->rf, xf, m->norm, N, d, c->rms_norm_eps);
+	kern_rmsnorm(s->xn, s->rf, xf, m->norm, N, d, c->rms_norm_eps);
 	mm_fwd(s->logits, s->xn, m->lm_head, N, V, d);
 	*logits = s->logits;
 	return 0;

@@ -32,7 +32,7 @@
  *
  * Every knob is written; "ids" only in list mode, "list" only in list
  * mode, "counts" only when filled (by an export or an estimate), "heal"
- * only when the model was healed after pruning (core/heal.h: every setting
+ * only when the model was healed after pruning (prune/heal.h: every setting
  * that decides the healed weights, and a checksum of each data file; an
  * empty "data" list is data-free distillation). Old files have no "heal"
  * section and read as before, so the version stays 1. The seed
@@ -67,7 +67,7 @@ struct recipe_counts {
 	uint64_t params; /* unique parameters, DESIGN §1.2 */
 };
 
-/* The heal settings that decide the healed weights (core/heal.h says what
+/* The heal settings that decide the healed weights (prune/heal.h says what
  * each means). Plain data. */
 #define RECIPE_HEAL_MAX_DATA 16
 struct recipe_heal_data {

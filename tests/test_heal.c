@@ -1,4 +1,4 @@
-/* Tests for core/heal and core/heal_data: the schedule, the teacher view's
+/* Tests for prune/heal and prune/heal_data: the schedule, the teacher view's
  * logit gather, data-free sampling inside the student vocabulary, corpus
  * batches, and heal_run on a small pruned copy of the shipped model: loss
  * goes down, two runs give the same bytes, 6 steps == 3 + resume 3, a

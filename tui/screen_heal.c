@@ -1,5 +1,5 @@
 /* The Heal screen: distil the applied plan's cut back towards the
- * original (core/heal.h through the workbench): start, watch, stop (Esc)
+ * original (prune/heal.h through the workbench): start, watch, stop (Esc)
  * and resume, with a chart of held-out bits per byte against tokens — the
  * cut before healing, the healing student, the original as a line. The
  * workbench runs the heal and adopts the healed model; this screen draws

@@ -44,7 +44,7 @@ Data: the ids are one stream (documents one after another).
                   [steps, batch, ctx]; target -1 = not scored);
                   --dump-batches FILE writes the batches a run reads in
                   that format (to inspect them, or replay them elsewhere)
-Sampling: exactly `punguza heal`'s (core/heal_data.h): the stream is cut
+Sampling: exactly `punguza heal`'s (prune/heal_data.h): the stream is cut
 into T-token chunks; each epoch visits every chunk once in an order drawn
 from (seed, epoch), the grid shifted by an offset drawn from (seed,
 epoch); row i of step s is global row s * batch + i. Rank r of W takes
@@ -446,12 +446,12 @@ def mix64(z):
 
 
 def heal_hash(seed, a, b):
-    """core/heal_data.c's heal_hash: splitmix64's finalizer, three rounds."""
+    """prune/heal_data.c's heal_hash: splitmix64's finalizer, three rounds."""
     return mix64(mix64(mix64(seed & MASK64) ^ a) ^ b)
 
 
 class Sampler:
-    """core/heal_data.c's heal_data_batch for a corpus, exactly: the stream
+    """prune/heal_data.c's heal_data_batch for a corpus, exactly: the stream
     of n tokens is cut into n_chunks consecutive T-token chunks; epoch k
     visits every chunk once, in a Fisher-Yates order drawn from
     heal_hash(seed, "PERM", k), the grid shifted by heal_hash(seed, "OFF",
@@ -505,7 +505,7 @@ class Sampler:
 
 
 def lr_at(s, a):
-    """core/heal.c's heal_lr: the learning rate of step s (1-based): linear
+    """prune/heal.c's heal_lr: the learning rate of step s (1-based): linear
     warm-up lr * s / warmup, then a cosine from lr to lr * min_lr_ratio at
     the last step."""
     W, N = max(a.warmup, 0), a.steps
