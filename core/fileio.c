@@ -10,24 +10,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Opens path read-only (O_NONBLOCK: a FIFO must not hang us) into *fd and
+ * checks that it is a regular file, its stat in *st. 0 or an error code. */
+static int open_regular(const char *path, int *fd, struct stat *st,
+			struct err *e)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (*fd < 0)
+		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
+				 "cannot open '%s'", path);
+	int rc = 0;
+	if (fstat(*fd, st) < 0)
+		rc = err_errno(e, ERR_IO, "cannot stat '%s'", path);
+	else if (!S_ISREG(st->st_mode))
+		rc = err_set(e, ERR_IO, "'%s' is not a regular file", path);
+	if (rc) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
 		  struct err *e)
 {
 	*out = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
-				 "cannot open '%s'", path);
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return err_errno(e, ERR_IO, "cannot stat '%s'", path);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, ERR_IO, "'%s' is not a regular file", path);
-	}
+	int fd, rc = open_regular(path, &fd, &st, e);
+	if (rc)
+		return rc;
 	if ((uint64_t)st.st_size > max_bytes) {
 		close(fd);
 		return err_set(e, ERR_FORMAT,
@@ -65,19 +77,10 @@ int file_map_open(const char *path, struct file_map *out, struct err *e)
 {
 	out->data = NULL;
 	out->size = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return err_errno(e, errno == ENOENT ? ERR_NOTFOUND : ERR_IO,
-				 "cannot open '%s'", path);
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return err_errno(e, ERR_IO, "cannot stat '%s'", path);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(e, ERR_IO, "'%s' is not a regular file", path);
-	}
+	int fd, rc = open_regular(path, &fd, &st, e);
+	if (rc)
+		return rc;
 	if ((uint64_t)st.st_size > SIZE_MAX) {
 		close(fd);
 		return err_set(e, ERR_FORMAT, "'%s' is too large to map", path);
