@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wfile.h"
+
 struct gguf_writer {
 	unsigned char *kv; /* serialized kv pairs */
 	size_t len, cap;

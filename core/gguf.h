@@ -16,7 +16,7 @@
  *
  * Usage: gguf_writer_new; gguf_add_* metadata in the order it should appear
  * (keys unique); gguf_write(path, tensors) streams the tensors through
- * tensor_src (weights.h: a pointer or a fill callback, converted to each
+ * tensor_src (tensor.h: a pointer or a fill callback, converted to each
  * tensor's dtype) into an atomically written file. The writer holds only
  * the metadata bytes; it never holds a tensor.
  *
@@ -31,7 +31,7 @@
 
 #include "err.h"
 #include "progress.h"
-#include "weights.h"
+#include "tensor.h"
 
 #define GGUF_VERSION 3
 #define GGUF_ALIGNMENT 32

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytebuf.h"
+#include "wfile.h"
+
 /* ---- reading ---- */
 
 /* Valid safetensors dtypes punguza does not handle (ERR_UNSUPPORTED rather
@@ -153,20 +156,30 @@ static int parse_entry(const cJSON *item, const char *name,
 	return 0;
 }
 
+/* Reads the u64 header length that starts the file; the caller checks it
+ * against len (it is hostile). */
+static int header_len(const unsigned char *p, size_t len, const char *name,
+		      uint64_t *hlen, struct err *e)
+{
+	if (len < 8)
+		return err_set(e, ERR_FORMAT,
+			       "'%s': file too small for a safetensors header "
+			       "(%zu bytes)",
+			       name, len);
+	*hlen = load_le64(p);
+	return 0;
+}
+
 int safetensors_parse(const void *buf, size_t len, const char *name,
 		      struct tensor **out, size_t *n, struct err *e)
 {
 	const unsigned char *p = buf;
 	*out = NULL;
 	*n = 0;
-	if (len < 8)
-		return err_set(e, ERR_FORMAT,
-			       "'%s': file too small for a safetensors header "
-			       "(%zu bytes)",
-			       name, len);
-	uint64_t hlen = 0;
-	for (int i = 7; i >= 0; i--)
-		hlen = hlen << 8 | p[i];
+	uint64_t hlen;
+	int rc = header_len(p, len, name, &hlen, e);
+	if (rc < 0)
+		return rc;
 	if (hlen > len - 8)
 		return err_set(e, ERR_FORMAT,
 			       "'%s': header length %llu exceeds file size %zu",
@@ -227,7 +240,7 @@ int safetensors_parse(const void *buf, size_t len, const char *name,
 	const unsigned char *data = p + 8 + hlen;
 	uint64_t data_len = len - 8 - hlen;
 	size_t k = 0;
-	int rc = 0;
+	rc = 0;
 	cJSON_ArrayForEach(item, root)
 	{
 		if (strcmp(item->string, "__metadata__") == 0)
@@ -273,14 +286,10 @@ int safetensors_metadata(const void *buf, size_t len, const char *name,
 			 struct err *e)
 {
 	const unsigned char *p = buf;
-	if (len < 8)
-		return err_set(e, ERR_FORMAT,
-			       "'%s': file too small for a safetensors header "
-			       "(%zu bytes)",
-			       name, len);
-	uint64_t hlen = 0;
-	for (int i = 7; i >= 0; i--)
-		hlen = hlen << 8 | p[i];
+	uint64_t hlen;
+	int rc = header_len(p, len, name, &hlen, e);
+	if (rc < 0)
+		return rc;
 	if (hlen > len - 8 || hlen > SAFETENSORS_MAX_HEADER)
 		return err_set(e, ERR_FORMAT,
 			       "'%s': header length %llu is out of range", name,
@@ -291,7 +300,7 @@ int safetensors_metadata(const void *buf, size_t len, const char *name,
 			       "'%s': header is not valid JSON", name);
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
 	const cJSON *v = md ? cJSON_GetObjectItemCaseSensitive(md, key) : NULL;
-	int rc = 0;
+	rc = 0;
 	if (!cJSON_IsString(v))
 		rc = err_set(e, ERR_NOTFOUND,
 			     "'%s': no metadata string '%s'", name, key);
@@ -306,56 +315,24 @@ int safetensors_metadata(const void *buf, size_t len, const char *name,
 
 /* ---- writing ---- */
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		char *q = realloc(b->p, cap);
-		if (!q) {
-			b->oom = 1;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct strbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /* A JSON string literal for s. */
-static void sb_json_string(struct strbuf *b, const char *s)
+static void sb_json_string(struct bytebuf *b, const char *s)
 {
-	sb_add(b, "\"", 1);
+	bytebuf_add(b, "\"", 1);
 	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
 		char esc[8];
 		if (*q == '"' || *q == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*q;
-			sb_add(b, esc, 2);
+			bytebuf_add(b, esc, 2);
 		} else if (*q < 0x20) {
 			snprintf(esc, sizeof esc, "\\u%04x", *q);
-			sb_add(b, esc, 6);
+			bytebuf_add(b, esc, 6);
 		} else {
-			sb_add(b, (const char *)q, 1);
+			bytebuf_add(b, (const char *)q, 1);
 		}
 	}
-	sb_add(b, "\"", 1);
+	bytebuf_add(b, "\"", 1);
 }
 
 /* The reference writer's order: larger elements first (so every tensor
@@ -381,7 +358,7 @@ int safetensors_write_meta(const char *path, const struct tensor_src *t,
 {
 	const struct tensor_src **order = calloc(n ? n : 1, sizeof *order);
 	uint64_t *nbytes = calloc(n ? n : 1, sizeof *nbytes);
-	struct strbuf h = {0};
+	struct bytebuf h = {0};
 	struct wfile f = {.fd = -1};
 	void *chunk = NULL;
 	float *scratch = NULL;
@@ -402,14 +379,14 @@ int safetensors_write_meta(const char *path, const struct tensor_src *t,
 					     path, order[i]->name);
 				goto out;
 			}
-	sb_str(&h, "{\"__metadata__\":{\"format\":\"pt\"");
+	bytebuf_str(&h, "{\"__metadata__\":{\"format\":\"pt\"");
 	for (size_t i = 0; i < n_meta; i++) {
-		sb_add(&h, ",", 1);
+		bytebuf_add(&h, ",", 1);
 		sb_json_string(&h, meta[2 * i]);
-		sb_add(&h, ":", 1);
+		bytebuf_add(&h, ":", 1);
 		sb_json_string(&h, meta[2 * i + 1]);
 	}
-	sb_add(&h, "}", 1);
+	bytebuf_add(&h, "}", 1);
 	uint64_t off = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct tensor_src *s = order[i];
@@ -420,25 +397,25 @@ int safetensors_write_meta(const char *path, const struct tensor_src *t,
 			goto out;
 		}
 		char num[64];
-		sb_add(&h, ",", 1);
+		bytebuf_add(&h, ",", 1);
 		sb_json_string(&h, s->name);
-		sb_str(&h, ":{\"dtype\":\"");
-		sb_str(&h, dtype_name(s->dtype));
-		sb_str(&h, "\",\"shape\":[");
+		bytebuf_str(&h, ":{\"dtype\":\"");
+		bytebuf_str(&h, dtype_name(s->dtype));
+		bytebuf_str(&h, "\",\"shape\":[");
 		for (int d = 0; d < s->ndim; d++) {
 			snprintf(num, sizeof num, "%s%lld", d ? "," : "",
 				 (long long)s->shape[d]);
-			sb_str(&h, num);
+			bytebuf_str(&h, num);
 		}
 		snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}",
 			 (unsigned long long)off,
 			 (unsigned long long)(off + nbytes[i]));
-		sb_str(&h, num);
+		bytebuf_str(&h, num);
 		off += nbytes[i];
 	}
-	sb_add(&h, "}", 1);
+	bytebuf_add(&h, "}", 1);
 	while (!h.oom && (h.len % 8) != 0)
-		sb_add(&h, " ", 1);
+		bytebuf_add(&h, " ", 1);
 	if (h.oom) {
 		rc = err_set(e, ERR_NOMEM, "'%s': out of memory", path);
 		goto out;

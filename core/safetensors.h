@@ -7,10 +7,11 @@
  * then the data section; offsets are relative to its start (8 + H).
  *
  * Reading is zero-copy: safetensors_parse() works on a buffer (normally a
- * file mapping, see weights.h) and hands out tensors whose data pointers
- * point into it. The header is hostile: its length, every dtype, shape and
- * offset are range-checked; tensors may not overlap; only F32, F16 and BF16
- * are accepted (other valid dtypes: ERR_UNSUPPORTED naming dtype and tensor).
+ * file mapping opened by weights.h) and hands out tensors (tensor.h) whose
+ * data pointers point into it. The header is hostile: its length, every
+ * dtype, shape and offset are range-checked (byte counts through
+ * tensor_shape_size); tensors may not overlap; only F32, F16 and BF16 are
+ * accepted (other valid dtypes: ERR_UNSUPPORTED naming dtype and tensor).
  *
  * Writing streams: safetensors_write() never holds a whole tensor, pads the
  * header with spaces so the data starts 8-byte aligned, sorts names like the
@@ -23,7 +24,7 @@
 
 #include "err.h"
 #include "progress.h"
-#include "weights.h"
+#include "tensor.h"
 
 /* Largest header accepted (the reference implementation's limit). */
 #define SAFETENSORS_MAX_HEADER ((uint64_t)100 << 20)

@@ -1,240 +1,14 @@
 #include "weights.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fileio.h"
 #include "safetensors.h"
-#include "torchzip.h"
-
-/* ---- helpers shared by parsers and writers ---- */
-
-void tensor_array_free(struct tensor *t, size_t n)
-{
-	if (!t)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free((char *)t[i].name);
-	free(t);
-}
-
-int tensor_shape_size(int ndim, const int64_t *shape, enum dtype dtype,
-		      const char *subject, uint64_t *numel, uint64_t *nbytes,
-		      struct err *e)
-{
-	if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
-		return err_set(e, ERR_UNSUPPORTED,
-			       "tensor '%s' has %d dimensions (at most %d)",
-			       subject, ndim, TENSOR_MAX_DIMS);
-	uint64_t n = 1;
-	for (int i = 0; i < ndim; i++) {
-		if (shape[i] < 0)
-			return err_set(e, ERR_FORMAT,
-				       "tensor '%s' has a negative dimension",
-				       subject);
-		uint64_t d = (uint64_t)shape[i];
-		if (d && n > UINT64_MAX / d)
-			return err_set(e, ERR_FORMAT,
-				       "tensor '%s': shape product overflows",
-				       subject);
-		n *= d;
-	}
-	uint64_t es = dtype_size(dtype);
-	if (n > (UINT64_MAX >> 1) / es) /* keep nbytes well inside 64 bits */
-		return err_set(e, ERR_FORMAT,
-			       "tensor '%s': shape product overflows", subject);
-	*numel = n;
-	*nbytes = n * es;
-	return 0;
-}
-
-int tensor_src_chunk(const struct tensor_src *t, void *dst, float *scratch,
-		     uint64_t first, uint64_t count, struct err *e)
-{
-	if (count > TENSOR_CHUNK_ELEMS)
-		return err_set(e, ERR_INVALID, "tensor '%s': chunk too large",
-			       t->name);
-	if (t->src) {
-		size_t ss = dtype_size(t->src_dtype);
-		const unsigned char *s =
-		    (const unsigned char *)t->src + first * ss;
-		if (t->src_dtype == t->dtype) {
-			memcpy(dst, s, (size_t)count * ss);
-			return 0;
-		}
-		if (t->src_dtype == DTYPE_F32) {
-			dtype_from_f32(dst, (const float *)(const void *)s,
-				       t->dtype, (size_t)count);
-			return 0;
-		}
-		dtype_to_f32(scratch, s, t->src_dtype, (size_t)count);
-	} else if (t->fill) {
-		int rc = t->fill(t->ctx, scratch, first, count, e);
-		if (rc < 0)
-			return rc;
-	} else {
-		return err_set(e, ERR_INVALID, "tensor '%s' has no source",
-			       t->name);
-	}
-	if (t->dtype == DTYPE_F32)
-		memcpy(dst, scratch, (size_t)count * 4);
-	else
-		dtype_from_f32(dst, scratch, t->dtype, (size_t)count);
-	return 0;
-}
-
-/* ---- streamed atomic files ---- */
-
-#define WFILE_BUF ((size_t)1 << 20)
-
-int wfile_open(struct wfile *f, const char *path, struct err *e)
-{
-	memset(f, 0, sizeof *f);
-	f->fd = -1;
-	size_t n = strlen(path);
-	f->path = strdup(path);
-	f->tmp = malloc(n + 12);
-	f->buf = malloc(WFILE_BUF);
-	if (!f->path || !f->tmp || !f->buf) {
-		wfile_abort(f);
-		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);
-	}
-	memcpy(f->tmp, path, n);
-	memcpy(f->tmp + n, ".tmp-XXXXXX", 12);
-	f->fd = mkstemp(f->tmp);
-	if (f->fd < 0) {
-		int rc = err_errno(e, ERR_IO, "cannot create '%s'", path);
-		free(f->tmp); /* nothing was created: nothing to unlink */
-		f->tmp = NULL;
-		wfile_abort(f);
-		return rc;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *p, size_t n, const char *path,
-		     struct err *e)
-{
-	const unsigned char *q = p;
-	while (n) {
-		ssize_t w = write(fd, q, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return err_errno(e, ERR_IO, "cannot write '%s'", path);
-		if (w == 0) {
-			errno = ENOSPC;
-			return err_errno(e, ERR_IO, "cannot write '%s'", path);
-		}
-		q += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int wfile_flush(struct wfile *f, struct err *e)
-{
-	if (f->used) {
-		int rc = write_all(f->fd, f->buf, f->used, f->path, e);
-		if (rc < 0)
-			return rc;
-		f->used = 0;
-	}
-	return 0;
-}
-
-int wfile_write(struct wfile *f, const void *p, size_t n, struct err *e)
-{
-	if (f->fd < 0)
-		return err_set(e, ERR_INVALID, "write to a closed file");
-	const unsigned char *q = p;
-	f->pos += n;
-	while (n) {
-		if (f->used == WFILE_BUF) {
-			int rc = wfile_flush(f, e);
-			if (rc < 0)
-				return rc;
-		}
-		size_t k = WFILE_BUF - f->used;
-		if (k > n)
-			k = n;
-		memcpy(f->buf + f->used, q, k);
-		f->used += k;
-		q += k;
-		n -= k;
-	}
-	return 0;
-}
-
-int wfile_pwrite(struct wfile *f, uint64_t off, const void *p, size_t n,
-		 struct err *e)
-{
-	if (f->fd < 0 || off + n > f->pos)
-		return err_set(e, ERR_INVALID, "'%s': patch outside the file",
-			       f->path ? f->path : "?");
-	int rc = wfile_flush(f, e);
-	if (rc < 0)
-		return rc;
-	const unsigned char *q = p;
-	while (n) {
-		ssize_t w = pwrite(f->fd, q, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return err_errno(e, ERR_IO, "cannot write '%s'",
-					 f->path);
-		q += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-int wfile_commit(struct wfile *f, struct err *e)
-{
-	int rc = wfile_flush(f, e);
-	if (rc < 0)
-		return rc;
-	if (fsync(f->fd) < 0)
-		return err_errno(e, ERR_IO, "cannot write '%s'", f->path);
-	/* mkstemp makes 0600; a written model file should be readable. */
-	mode_t um = umask(0);
-	umask(um);
-	if (fchmod(f->fd, 0666 & ~um) < 0)
-		return err_errno(e, ERR_IO, "cannot chmod '%s'", f->path);
-	int fd = f->fd;
-	f->fd = -1;
-	if (close(fd) < 0)
-		return err_errno(e, ERR_IO, "cannot write '%s'", f->path);
-	if (rename(f->tmp, f->path) < 0)
-		return err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
-				 f->tmp, f->path);
-	free(f->tmp);
-	f->tmp = NULL; /* renamed: nothing left to remove */
-	wfile_abort(f);
-	return 0;
-}
-
-void wfile_abort(struct wfile *f)
-{
-	if (!f)
-		return;
-	if (f->fd >= 0)
-		close(f->fd);
-	if (f->tmp)
-		unlink(f->tmp);
-	free(f->tmp);
-	free(f->path);
-	free(f->buf);
-	memset(f, 0, sizeof *f);
-	f->fd = -1;
-}
+#include "torchbin.h"
+#include "zip.h"
 
 /* ---- the weights of a model ---- */
 
@@ -243,7 +17,7 @@ struct shard {
 	char *path;
 	/* A PyTorch zip's storages, by address, and which passed their
 	 * CRC-32 check (weights_check). */
-	struct torchzip_entry *zents;
+	struct zip_entry *zents;
 	unsigned char *zchecked;
 	size_t n_zents;
 };
@@ -298,7 +72,7 @@ static int add_file(struct weights *w, const char *path, int *is_zip,
 	if (is_zip)
 		*is_zip = zip;
 	if (zip) {
-		rc = torchzip_parse_entries(s->map.data, (size_t)s->map.size,
+		rc = torchbin_parse_entries(s->map.data, (size_t)s->map.size,
 					    path, &t, &n, &s->zents,
 					    &s->n_zents, e);
 		if (rc == 0 &&
@@ -636,10 +410,10 @@ int weights_check(const struct weights *w, const struct tensor *t,
 	if (lo == 0)
 		return 0;
 	size_t i = lo - 1;
-	const struct torchzip_entry *z = &s->zents[i];
+	const struct zip_entry *z = &s->zents[i];
 	if (p > z->data + z->size || s->zchecked[i])
 		return 0;
-	int rc = torchzip_check_entry(z, s->path, e);
+	int rc = zip_check_entry(z, s->path, e);
 	if (rc == 0)
 		s->zchecked[i] = 1;
 	return rc;

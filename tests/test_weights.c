@@ -18,7 +18,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "model.h"
-#include "torchzip.h"
+#include "torchbin.h"
 #include "test.h"
 #include "weights.h"
 
@@ -458,7 +458,7 @@ static void test_crc(void)
 					    .src_dtype = t->dtype};
 		memcpy(ts[i].shape, t->shape, sizeof ts[i].shape);
 	}
-	CHECK_EQ_INT(torchzip_write(bin, ts, n, NULL, NULL, &e), 0);
+	CHECK_EQ_INT(torchbin_write(bin, ts, n, NULL, NULL, &e), 0);
 	free(ts);
 	weights_free(w);
 	w = NULL;
@@ -472,7 +472,7 @@ static void test_crc(void)
 	struct tensor *pt = NULL;
 	size_t np = 0;
 	if (file_map_open(bin, &fm, &e) == 0) {
-		if (torchzip_parse(fm.data, (size_t)fm.size, bin, &pt, &np,
+		if (torchbin_parse(fm.data, (size_t)fm.size, bin, &pt, &np,
 				   &e) == 0)
 			for (size_t i = 0; i < np; i++)
 				if (!strcmp(pt[i].name, "model.norm.weight"))

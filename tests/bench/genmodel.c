@@ -28,7 +28,7 @@
 #include "fileio.h"
 #include "progress.h"
 #include "safetensors.h"
-#include "torchzip.h"
+#include "torchbin.h"
 #include "weights.h"
 
 struct geom {
@@ -380,7 +380,7 @@ int main(int argc, char **argv)
 		last = -1;
 		if (path_join(path, sizeof path, out, "pytorch_model.bin", &e) <
 			0 ||
-		    torchzip_write(path, t, n, NULL, &prog, &e) < 0) {
+		    torchbin_write(path, t, n, NULL, &prog, &e) < 0) {
 			fprintf(stderr, "\ngenmodel: %s\n", e.msg);
 			return 1;
 		}

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "torchzip.h"
+#include "torchbin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tensor *t = NULL;
 	size_t n = 0;
 	struct err e;
-	if (torchzip_parse(data, size, "fuzz", &t, &n, &e) == 0) {
+	if (torchbin_parse(data, size, "fuzz", &t, &n, &e) == 0) {
 		volatile uint8_t sink = 0;
 		for (size_t i = 0; i < n; i++) {
 			const uint8_t *p = t[i].data;

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "torchzip.h"
+#include "unpickle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pickled_tensor *t = NULL;
 	size_t n = 0;
 	struct err e;
-	if (torchzip_unpickle(data, size, "fuzz", &t, &n, &e) == 0) {
+	if (unpickle_state_dict(data, size, "fuzz", &t, &n, &e) == 0) {
 		for (size_t i = 0; i < n; i++)
 			if (!t[i].name || !t[i].key || !t[i].key[0] ||
 			    t[i].offset + t[i].numel > t[i].storage_numel ||
@@ -22,6 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (strlen(e.msg) == 0) {
 		__builtin_trap(); /* every failure explains itself */
 	}
-	torchzip_pickled_free(t, n);
+	unpickle_free(t, n);
 	return 0;
 }
