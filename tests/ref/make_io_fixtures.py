@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Makes the fixtures of tests/test_weights.c, test_safetensors.c and
-test_torchzip.c under tests/data/io/ (run once, from the project root, with
+test_torchbin.c under tests/data/io/ (run once, from the project root, with
 Debian's /usr/bin/python3 and its torch 1.13; the outputs are committed):
 
   state.bin            torch.save of a module state dict (OrderedDict with
@@ -22,7 +22,7 @@ Debian's /usr/bin/python3 and its torch 1.13; the outputs are committed):
   dup/                 an index whose two shards both hold tensor 'a'
 
 With --check-bin FILE... it instead loads each FILE with torch.load (the
-check that torch reads what punguza's torchzip_write produces) and prints
+check that torch reads what punguza's torchbin_write produces) and prints
 each tensor's name, dtype, shape and sum.
 """
 import collections

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Makes the hand-built zip fixtures of tests/test_torchzip.c under
+"""Makes the hand-built zip fixtures of tests/test_torchbin.c under
 tests/data/io/ with Python's zipfile alone (no torch; run once from the
 project root, the outputs are committed):
 
