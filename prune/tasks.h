@@ -67,6 +67,12 @@
  *
  * Ownership: tasks_data owns its tables and strings; result responses
  * are malloc'd and freed by tasks_results_free.
+ *
+ * Files: tasks_data.c (reading rows), tasks_prompt.c (template, labels),
+ * tasks_runner.c (options, runner, tasks_run), tasks_labels.c,
+ * tasks_generate.c and tasks_beam.c (the three ways to answer a row),
+ * tasks_submission.c (CSV out and in, scoring), tasks_text.c; their
+ * private declarations are in tasks_impl.h.
  */
 #ifndef PUNGUZA_TASKS_H
 #define PUNGUZA_TASKS_H

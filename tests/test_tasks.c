@@ -23,7 +23,7 @@
 #define DATA "../shared/data/competition/test_with_targets.csv"
 #define TINY "assets/tiny-inkuba"
 
-/* The template, written out independently of tasks.c. */
+/* The template, written out independently of tasks_prompt.c. */
 static const char expected_prompt[] =
     "Below is an instruction that describes a task, paired with an input "
     "that provides further context. Write a response that appropriately "
@@ -143,7 +143,7 @@ static void test_load(void)
 	CHECK_EQ_INT(d.n, 0);
 }
 
-/* The ids tasks.c must score: BOS + encode(text) without specials. */
+/* The ids tasks_labels.c must score: BOS + encode(text) without specials. */
 static int *enc(const struct tokenizer *t, const char *text, size_t *n)
 {
 	int *raw = NULL;
