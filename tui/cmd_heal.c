@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "export.h"
 #include "fileio.h"
@@ -85,12 +86,6 @@ static void usage(FILE *out)
 
 #define MAX_FILES RECIPE_HEAL_MAX_DATA
 
-static int bad_value(const char *opt, const char *v)
-{
-	fprintf(stderr, "punguza: heal: invalid value '%s' for %s\n", v, opt);
-	return 2;
-}
-
 static int parse_u64(const char *v, unsigned long long *out)
 {
 	char *end;
@@ -134,20 +129,12 @@ int cmd_heal(int argc, char **argv)
 			continue;
 		}
 		if (a[0] != '-') {
-			if (dir) {
-				fprintf(stderr,
-					"punguza: heal: unexpected argument "
-					"'%s'\n",
-					a);
+			if (cliopts_positional("heal", a, &dir))
 				return 2;
-			}
-			dir = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: heal: %s needs a value\n", a);
+		if (!cliopts_has_value("heal", argc, argv, i))
 			return 2;
-		}
 		const char *v = argv[++i];
 		long n;
 		double x;
@@ -158,7 +145,7 @@ int cmd_heal(int argc, char **argv)
 			plan_torch = v;
 		} else if (!strcmp(a, "--nproc")) {
 			if (planopts_long(v, 1, 1 << 16, &nproc))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 		} else if (!strcmp(a, "--teacher")) {
 			teacher_dir = v;
 		} else if (!strcmp(a, "--corpus") || !strcmp(a, "--heldout")) {
@@ -174,83 +161,81 @@ int cmd_heal(int argc, char **argv)
 			(c ? corpus : heldout)[(*cnt)++] = v;
 		} else if (!strcmp(a, "--steps")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.steps = u;
 		} else if (!strcmp(a, "--tokens")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.tokens = u;
 		} else if (!strcmp(a, "--minutes")) {
 			if (planopts_double(v, &x) || !(x > 0) || x > 1e6)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.minutes = x;
 		} else if (!strcmp(a, "--lr")) {
 			if (planopts_double(v, &x) || !(x > 0) || x > 10)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.lr = x;
 		} else if (!strcmp(a, "--temperature")) {
 			if (planopts_double(v, &x) || !(x > 0) || x > 1e3)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.temperature = x;
 		} else if (!strcmp(a, "--kd-weight")) {
 			if (planopts_double(v, &x) || x < 0 || x > 1)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.kd_weight = x;
 			kd_given = true;
 		} else if (!strcmp(a, "--weight-decay")) {
 			if (planopts_double(v, &x) || x < 0 || x > 10)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.weight_decay = x;
 		} else if (!strcmp(a, "--clip")) {
 			if (planopts_double(v, &x) || x < 0)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.clip = x;
 		} else if (!strcmp(a, "--warmup")) {
 			if (planopts_long(v, 0, 1 << 30, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.warmup = (int)n;
 		} else if (!strcmp(a, "--batch")) {
 			if (planopts_long(v, 1, 4096, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.batch = (int)n;
 		} else if (!strcmp(a, "--ctx")) {
 			if (planopts_long(v, 2, 1 << 16, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.ctx = (int)n;
 		} else if (!strcmp(a, "--seed")) {
 			if (planopts_long(v, 0, 1L << 62, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.seed = (uint64_t)n;
 		} else if (!strcmp(a, "--pool")) {
 			if (planopts_long(v, 1, 1 << 24, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.pool = (int)n;
 		} else if (!strcmp(a, "--eval-every")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.eval_every = u;
 		} else if (!strcmp(a, "--eval-ctx")) {
 			if (planopts_long(v, 2, 1 << 16, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.eval_ctx = (int)n;
 		} else if (!strcmp(a, "--ckpt-every")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.ckpt_every = u;
 		} else if (!strcmp(a, "--threads")) {
 			if (planopts_long(v, 1, 1024, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.threads = (int)n;
 		} else if (!strcmp(a, "--format")) {
 			if (export_parse_formats(v, &o.xo.formats))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 		} else if (!strcmp(a, "--dtype")) {
 			if (dtype_parse(v, &o.xo.dtype))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 		} else {
-			fprintf(stderr, "punguza: heal: unknown option '%s'\n",
-				a);
-			return 2;
+			return cliopts_unknown("heal", a);
 		}
 	}
 	if (!dir || !o.out_dir) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "cliopts.h"
 #include "commands.h"
 #include "eval.h"
 #include "export.h"
@@ -221,20 +222,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		if (planopts_is_flag(o))
 			continue;
 		if (o[0] != '-') {
-			if (a->dir) {
-				fprintf(stderr,
-					"punguza: prune: unexpected argument "
-					"'%s'\n",
-					o);
+			if (cliopts_positional("prune", o, &a->dir))
 				return 2;
-			}
-			a->dir = o;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: prune: %s needs a value\n", o);
+		if (!cliopts_has_value("prune", argc, argv, i))
 			return 2;
-		}
 		const char *v = argv[++i];
 		long n;
 		if (!strcmp(o, "-o") || !strcmp(o, "--out")) {
@@ -269,13 +262,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			   !strcmp(o, "--heal-tokens") ||
 			   !strcmp(o, "--threads")) {
 			if (planopts_long(v, 1, LONG_MAX, &n) ||
-			    (!strcmp(o, "--threads") && n > 1024)) {
-				fprintf(stderr,
-					"punguza: prune: invalid value '%s' "
-					"for %s\n",
-					v, o);
-				return 2;
-			}
+			    (!strcmp(o, "--threads") && n > 1024))
+				return cliopts_bad_value("prune", o, v);
 			if (!strcmp(o, "--heal-steps"))
 				a->heal_steps = (unsigned long long)n;
 			else if (!strcmp(o, "--heal-tokens"))
@@ -284,22 +272,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 				a->threads = (int)n;
 		} else if (!strcmp(o, "--heal-minutes")) {
 			double x;
-			if (planopts_double(v, &x) || !(x > 0) || x > 1e6) {
-				fprintf(stderr,
-					"punguza: prune: invalid value '%s' "
-					"for --heal-minutes\n",
-					v);
-				return 2;
-			}
+			if (planopts_double(v, &x) || !(x > 0) || x > 1e6)
+				return cliopts_bad_value("prune", o, v);
 			a->heal_minutes = x;
 		} else if (!strcmp(o, "--ctx")) {
-			if (planopts_long(v, 2, 1 << 20, &n)) {
-				fprintf(stderr,
-					"punguza: prune: invalid value '%s' "
-					"for --ctx\n",
-					v);
-				return 2;
-			}
+			if (planopts_long(v, 2, 1 << 20, &n))
+				return cliopts_bad_value("prune", o, v);
 			a->ctx = (int)n;
 		} else {
 			struct prune_plan scratch;
@@ -308,13 +286,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			prune_plan_free(&scratch);
 			if (k < 0)
 				return 2;
-			if (k == 0) {
-				fprintf(stderr,
-					"punguza: prune: unknown option "
-					"'%s'\n",
-					o);
-				return 2;
-			}
+			if (k == 0)
+				return cliopts_unknown("prune", o);
 		}
 	}
 	if (!a->dir || !a->out) {

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "measured.h"
 #include "fileio.h"
@@ -341,21 +342,12 @@ int cmd_tasks(int argc, char **argv)
 			continue;
 		}
 		if (a[0] != '-') {
-			if (dir) {
-				fprintf(stderr,
-					"punguza: tasks: unexpected "
-					"argument '%s'\n",
-					a);
+			if (cliopts_positional("tasks", a, &dir))
 				goto out;
-			}
-			dir = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: tasks: %s needs a value\n",
-				a);
+		if (!cliopts_has_value("tasks", argc, argv, i))
 			goto out;
-		}
 		if (!strcmp(a, "--data")) {
 			while (i + 1 < argc && argv[i + 1][0] != '-')
 				data[n_data++] = argv[++i];
@@ -376,8 +368,7 @@ int cmd_tasks(int argc, char **argv)
 			if (parse_int(a, v, 0, 1 << 30, &save_every))
 				goto out;
 		} else {
-			fprintf(stderr, "punguza: tasks: unknown option '%s'\n",
-				a);
+			cliopts_unknown("tasks", a);
 			goto out;
 		}
 	}
