@@ -129,6 +129,9 @@ struct tasks_result {
 /* Appends the rows of one CSV file. */
 int tasks_data_load(struct tasks_data *d, const char *path, struct err *e);
 void tasks_data_free(struct tasks_data *d); /* the struct is emptied */
+/* Keeps at most `limit` rows of each task and language, in order
+ * (has_targets is recomputed; the tables keep every row's strings). */
+void tasks_data_limit(struct tasks_data *d, int limit);
 
 void tasks_defaults(struct tasks_opts *o);
 int tasks_opts_check(const struct tasks_opts *o, struct err *e);

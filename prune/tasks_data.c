@@ -189,3 +189,20 @@ void tasks_data_free(struct tasks_data *d)
 	free(d->rows);
 	memset(d, 0, sizeof *d);
 }
+
+/* Keeps at most `limit` rows of each task and language, in order. */
+void tasks_data_limit(struct tasks_data *d, int limit)
+{
+	int count[SCORE_N_TASKS][SCORE_N_LANGS] = {{0}};
+	int k = 0;
+	for (int i = 0; i < d->n; i++) {
+		struct tasks_row *r = &d->rows[i];
+		if (count[r->task][r->lang]++ < limit)
+			d->rows[k++] = *r;
+	}
+	d->n = k;
+	d->has_targets = k > 0;
+	for (int i = 0; i < k; i++)
+		if (!d->rows[i].target)
+			d->has_targets = false;
+}

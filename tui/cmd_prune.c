@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "calib.h"
 #include "cliopts.h"
 #include "commands.h"
 #include "eval.h"
@@ -97,46 +98,6 @@ static const char *base_name(const char *path, char *buf, size_t cap)
 		s--;
 	snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
 	return buf;
-}
-
-/* Encodes every file (BOS added per file) into one id array. */
-static int encode_files(const struct tokenizer *t, const char *const *files,
-			int n, int **ids, size_t *n_ids, struct err *e)
-{
-	int *all = NULL;
-	size_t cnt = 0;
-	*ids = NULL;
-	*n_ids = 0;
-	for (int i = 0; i < n && cnt < CALIB_MAX_TOKENS; i++) {
-		char *text;
-		size_t len, k;
-		int *v, rc;
-		if ((rc = file_read_all(files[i], TEXT_MAX, &text, &len, e)))
-			goto fail;
-		rc = tok_encode(t, text, len, true, &v, &k, e);
-		free(text);
-		if (rc)
-			goto fail;
-		if (k > CALIB_MAX_TOKENS - cnt)
-			k = CALIB_MAX_TOKENS - cnt;
-		int *na = realloc(all, (cnt + k + 1) * sizeof *na);
-		if (!na) {
-			free(v);
-			rc = err_set(e, ERR_NOMEM, "out of memory");
-			goto fail;
-		}
-		all = na;
-		memcpy(all + cnt, v, k * sizeof *v);
-		cnt += k;
-		free(v);
-		continue;
-	fail:
-		free(all);
-		return rc;
-	}
-	*ids = all;
-	*n_ids = cnt;
-	return 0;
 }
 
 static void geometry(const char *label, const struct config *c)
@@ -567,7 +528,8 @@ int cmd_prune(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
-		if ((rc = encode_files(tok, files, nf, &calib, &n_calib, &e)))
+		if ((rc = calib_encode_files(tok, files, nf, CALIB_MAX_TOKENS,
+					      &calib, &n_calib, &e)))
 			goto fail;
 		in.calib = calib;
 		in.n_calib = n_calib;

@@ -121,23 +121,6 @@ static int parse_int(const char *opt, const char *s, int lo, int hi,
 	return 0;
 }
 
-/* Keeps at most `limit` rows of each task and language, in order. */
-static void apply_limit(struct tasks_data *d, int limit)
-{
-	int count[SCORE_N_TASKS][SCORE_N_LANGS] = {{0}};
-	int k = 0;
-	for (int i = 0; i < d->n; i++) {
-		struct tasks_row *r = &d->rows[i];
-		if (count[r->task][r->lang]++ < limit)
-			d->rows[k++] = *r;
-	}
-	d->n = k;
-	d->has_targets = k > 0;
-	for (int i = 0; i < k; i++)
-		if (!d->rows[i].target)
-			d->has_targets = false;
-}
-
 /* Scores through `punguza score`: the references of the finished rows go
  * to a temporary file. */
 static int score_report(const struct tasks_data *d,
@@ -217,7 +200,7 @@ static int run(const char *dir, const char *tok_path, char **data, int n_data,
 		if ((rc = tasks_data_load(&d, data[i], &e)))
 			goto fail;
 	if (limit > 0)
-		apply_limit(&d, limit);
+		tasks_data_limit(&d, limit);
 	if (d.n == 0) {
 		err_set(&e, ERR_INVALID, "no rows to run");
 		goto fail;
