@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,17 +241,8 @@ static int write_json(const char *dir, const char *name, cJSON *root,
 /* ------------------------------------------------------------------ */
 /* config.json, generation_config.json                                 */
 
-static void set_num(cJSON *o, const char *k, double v)
-{
-	cJSON *n = cJSON_CreateNumber(v);
-	if (!n)
-		return;
-	if (cJSON_GetObjectItemCaseSensitive(o, k))
-		cJSON_ReplaceItemInObjectCaseSensitive(o, k, n);
-	else
-		cJSON_AddItemToObject(o, k, n);
-}
-
+/* Sets o[k] = v, replacing an existing k; v NULL (out of memory) is
+ * skipped. */
 static void set_item(cJSON *o, const char *k, cJSON *v)
 {
 	if (!v)
@@ -259,6 +251,11 @@ static void set_item(cJSON *o, const char *k, cJSON *v)
 		cJSON_ReplaceItemInObjectCaseSensitive(o, k, v);
 	else
 		cJSON_AddItemToObject(o, k, v);
+}
+
+static void set_num(cJSON *o, const char *k, double v)
+{
+	set_item(o, k, cJSON_CreateNumber(v));
 }
 
 static const char *torch_dtype(enum dtype t)
@@ -460,53 +457,6 @@ static struct tensor_src *tlist_add(struct tlist *l, enum dtype dt,
 	return t;
 }
 
-static int write_safetensors(const struct model *m, enum dtype dt,
-			     const char *dir, const struct progress *prog,
-			     struct err *e)
-{
-	const struct config *c = &m->cfg;
-	int64_t V = c->vocab_size, d = c->hidden_size, f = c->intermediate_size;
-	int64_t qd = (int64_t)c->n_heads * c->head_dim;
-	int64_t kd = (int64_t)c->n_kv_heads * c->head_dim;
-	struct tlist l;
-	char path[PATH_MAX];
-	int rc;
-	if ((rc = path_join(path, sizeof path, dir, "model.safetensors", e)) ||
-	    (rc = tlist_init(&l, (size_t)c->n_layers * 9 + 3, e)))
-		return rc;
-	tlist_add(&l, dt, m->embed, V, d, "model.embed_tokens.weight");
-	tlist_add(&l, dt, m->norm, d, 0, "model.norm.weight");
-	if (!m->tied)
-		tlist_add(&l, dt, m->lm_head, V, d, "lm_head.weight");
-	for (int i = 0; i < c->n_layers; i++) {
-		const struct layer_weights *w = &m->layers[i];
-		tlist_add(&l, dt, w->wq, qd, d,
-			  "model.layers.%d.self_attn.q_proj.weight", i);
-		tlist_add(&l, dt, w->wk, kd, d,
-			  "model.layers.%d.self_attn.k_proj.weight", i);
-		tlist_add(&l, dt, w->wv, kd, d,
-			  "model.layers.%d.self_attn.v_proj.weight", i);
-		tlist_add(&l, dt, w->wo, d, qd,
-			  "model.layers.%d.self_attn.o_proj.weight", i);
-		tlist_add(&l, dt, w->attn_norm, d, 0,
-			  "model.layers.%d.input_layernorm.weight", i);
-		tlist_add(&l, dt, w->mlp_norm, d, 0,
-			  "model.layers.%d.post_attention_layernorm.weight", i);
-		tlist_add(&l, dt, w->w_gate, f, d,
-			  "model.layers.%d.mlp.gate_proj.weight", i);
-		tlist_add(&l, dt, w->w_up, f, d,
-			  "model.layers.%d.mlp.up_proj.weight", i);
-		tlist_add(&l, dt, w->w_down, d, f,
-			  "model.layers.%d.mlp.down_proj.weight", i);
-	}
-	rc = safetensors_write(path, l.t, l.n, prog, e);
-	tlist_free(&l);
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* GGUF                                                                */
-
 /* Q/K rows from HF's rotate_half layout to GGUF's interleaved one:
  * within each head, row 2i + s <- row s*hd/2 + i (LlamaModel.permute). */
 struct permute_ctx {
@@ -529,6 +479,115 @@ static int permute_fill(void *ctx, float *dst, uint64_t first, uint64_t count,
 	}
 	return 0;
 }
+
+/* One tensor of every layer, as a format names and stores it. The two
+ * writers list the same nine tensors in their own order. */
+enum dim { DIM_NONE, DIM_D, DIM_F, DIM_QD, DIM_KD };
+
+struct layer_tensor {
+	size_t field;	     /* offsetof(struct layer_weights, ...) */
+	enum dim rows, cols; /* cols DIM_NONE: a vector */
+	bool keep_f32;	     /* stored f32 whatever the export dtype */
+	bool permute;	     /* Q/K rows to GGUF's interleaved layout */
+	const char *name;    /* after "model.layers.N." or "blk.N." */
+};
+
+#define LAYER_T(f, r, c, f32, p, n)                                            \
+	{offsetof(struct layer_weights, f), r, c, f32, p, n}
+
+static const struct layer_tensor hf_layer[] = {
+    LAYER_T(wq, DIM_QD, DIM_D, false, false, "self_attn.q_proj.weight"),
+    LAYER_T(wk, DIM_KD, DIM_D, false, false, "self_attn.k_proj.weight"),
+    LAYER_T(wv, DIM_KD, DIM_D, false, false, "self_attn.v_proj.weight"),
+    LAYER_T(wo, DIM_D, DIM_QD, false, false, "self_attn.o_proj.weight"),
+    LAYER_T(attn_norm, DIM_D, DIM_NONE, false, false,
+	    "input_layernorm.weight"),
+    LAYER_T(mlp_norm, DIM_D, DIM_NONE, false, false,
+	    "post_attention_layernorm.weight"),
+    LAYER_T(w_gate, DIM_F, DIM_D, false, false, "mlp.gate_proj.weight"),
+    LAYER_T(w_up, DIM_F, DIM_D, false, false, "mlp.up_proj.weight"),
+    LAYER_T(w_down, DIM_D, DIM_F, false, false, "mlp.down_proj.weight"),
+};
+
+static const struct layer_tensor gguf_layer[] = {
+    LAYER_T(attn_norm, DIM_D, DIM_NONE, true, false, "attn_norm.weight"),
+    LAYER_T(wq, DIM_QD, DIM_D, false, true, "attn_q.weight"),
+    LAYER_T(wk, DIM_KD, DIM_D, false, true, "attn_k.weight"),
+    LAYER_T(wv, DIM_KD, DIM_D, false, false, "attn_v.weight"),
+    LAYER_T(wo, DIM_D, DIM_QD, false, false, "attn_output.weight"),
+    LAYER_T(mlp_norm, DIM_D, DIM_NONE, true, false, "ffn_norm.weight"),
+    LAYER_T(w_gate, DIM_F, DIM_D, false, false, "ffn_gate.weight"),
+    LAYER_T(w_up, DIM_F, DIM_D, false, false, "ffn_up.weight"),
+    LAYER_T(w_down, DIM_D, DIM_F, false, false, "ffn_down.weight"),
+};
+
+#define LAYER_TENSORS 9 /* the entries of hf_layer and gguf_layer */
+
+/* Adds every layer's tensors in the order of spec (hf_layer or
+ * gguf_layer); the permuted ones read through pc ((n_layers * 2), GGUF
+ * only). */
+static void tlist_add_layers(struct tlist *l, const struct model *m,
+			     enum dtype dt, const struct layer_tensor *spec,
+			     struct permute_ctx *pc)
+{
+	const struct config *c = &m->cfg;
+	const int64_t dim[] = {
+	    [DIM_NONE] = 0,
+	    [DIM_D] = c->hidden_size,
+	    [DIM_F] = c->intermediate_size,
+	    [DIM_QD] = (int64_t)c->n_heads * c->head_dim,
+	    [DIM_KD] = (int64_t)c->n_kv_heads * c->head_dim,
+	};
+	bool gguf = spec == gguf_layer;
+	for (int i = 0; i < c->n_layers; i++) {
+		const char *w = (const char *)&m->layers[i];
+		int np = 0;
+		for (int k = 0; k < LAYER_TENSORS; k++) {
+			const struct layer_tensor *s = &spec[k];
+			const float *data =
+			    *(float *const *)(const void *)(w + s->field);
+			enum dtype tdt = s->keep_f32 ? DTYPE_F32 : dt;
+			int64_t r = dim[s->rows], cols = dim[s->cols];
+			struct tensor_src *t =
+			    gguf ? tlist_add(l, tdt, s->permute ? NULL : data,
+					     r, cols, "blk.%d.%s", i, s->name)
+				 : tlist_add(l, tdt, data, r, cols,
+					     "model.layers.%d.%s", i, s->name);
+			if (s->permute) {
+				struct permute_ctx *p = &pc[2 * i + np++];
+				*p = (struct permute_ctx){data, cols,
+							  c->head_dim};
+				t->fill = permute_fill;
+				t->ctx = p;
+			}
+		}
+	}
+}
+
+static int write_safetensors(const struct model *m, enum dtype dt,
+			     const char *dir, const struct progress *prog,
+			     struct err *e)
+{
+	const struct config *c = &m->cfg;
+	int64_t V = c->vocab_size, d = c->hidden_size;
+	struct tlist l;
+	char path[PATH_MAX];
+	int rc;
+	if ((rc = path_join(path, sizeof path, dir, "model.safetensors", e)) ||
+	    (rc = tlist_init(&l, (size_t)c->n_layers * LAYER_TENSORS + 3, e)))
+		return rc;
+	tlist_add(&l, dt, m->embed, V, d, "model.embed_tokens.weight");
+	tlist_add(&l, dt, m->norm, d, 0, "model.norm.weight");
+	if (!m->tied)
+		tlist_add(&l, dt, m->lm_head, V, d, "lm_head.weight");
+	tlist_add_layers(&l, m, dt, hf_layer, NULL);
+	rc = safetensors_write(path, l.t, l.n, prog, e);
+	tlist_free(&l);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* GGUF                                                                */
 
 static int gguf_meta(struct gguf_writer *g, const struct model *m,
 		     const struct tokenizer *tok, enum dtype dt,
@@ -688,9 +747,7 @@ static int write_gguf(const struct model *m, const struct export_opts *o,
 		      struct err *e)
 {
 	const struct config *c = &m->cfg;
-	int64_t V = c->vocab_size, d = c->hidden_size, f = c->intermediate_size;
-	int64_t qd = (int64_t)c->n_heads * c->head_dim;
-	int64_t kd = (int64_t)c->n_kv_heads * c->head_dim;
+	int64_t V = c->vocab_size, d = c->hidden_size;
 	enum dtype dt = o->dtype;
 	struct gguf_writer *g = NULL;
 	struct permute_ctx *pc = NULL;
@@ -702,7 +759,7 @@ static int write_gguf(const struct model *m, const struct export_opts *o,
 			       "gguf: a tokenizer is needed (its vocabulary "
 			       "goes into the file)");
 	if ((rc = path_join(path, sizeof path, dir, "model.gguf", e)) ||
-	    (rc = tlist_init(&l, (size_t)c->n_layers * 9 + 3, e)))
+	    (rc = tlist_init(&l, (size_t)c->n_layers * LAYER_TENSORS + 3, e)))
 		return rc;
 	pc = calloc((size_t)c->n_layers * 2, sizeof *pc);
 	if (!pc) {
@@ -716,27 +773,7 @@ static int write_gguf(const struct model *m, const struct export_opts *o,
 	tlist_add(&l, DTYPE_F32, m->norm, d, 0, "output_norm.weight");
 	if (!m->tied)
 		tlist_add(&l, dt, m->lm_head, V, d, "output.weight");
-	for (int i = 0; i < c->n_layers; i++) {
-		const struct layer_weights *w = &m->layers[i];
-		struct tensor_src *t;
-		tlist_add(&l, DTYPE_F32, w->attn_norm, d, 0,
-			  "blk.%d.attn_norm.weight", i);
-		t = tlist_add(&l, dt, NULL, qd, d, "blk.%d.attn_q.weight", i);
-		pc[2 * i] = (struct permute_ctx){w->wq, d, c->head_dim};
-		t->fill = permute_fill;
-		t->ctx = &pc[2 * i];
-		t = tlist_add(&l, dt, NULL, kd, d, "blk.%d.attn_k.weight", i);
-		pc[2 * i + 1] = (struct permute_ctx){w->wk, d, c->head_dim};
-		t->fill = permute_fill;
-		t->ctx = &pc[2 * i + 1];
-		tlist_add(&l, dt, w->wv, kd, d, "blk.%d.attn_v.weight", i);
-		tlist_add(&l, dt, w->wo, d, qd, "blk.%d.attn_output.weight", i);
-		tlist_add(&l, DTYPE_F32, w->mlp_norm, d, 0,
-			  "blk.%d.ffn_norm.weight", i);
-		tlist_add(&l, dt, w->w_gate, f, d, "blk.%d.ffn_gate.weight", i);
-		tlist_add(&l, dt, w->w_up, f, d, "blk.%d.ffn_up.weight", i);
-		tlist_add(&l, dt, w->w_down, d, f, "blk.%d.ffn_down.weight", i);
-	}
+	tlist_add_layers(&l, m, dt, gguf_layer, pc);
 	rc = gguf_write(g, path, l.t, l.n, prog, e);
 out:
 	gguf_writer_free(g);

@@ -67,6 +67,12 @@
  *
  * Ownership: tasks_data owns its tables and strings; result responses
  * are malloc'd and freed by tasks_results_free.
+ *
+ * Files: tasks_data.c (reading rows), tasks_prompt.c (template, labels),
+ * tasks_runner.c (options, runner, tasks_run), tasks_labels.c,
+ * tasks_generate.c and tasks_beam.c (the three ways to answer a row),
+ * tasks_submission.c (CSV out and in, scoring), tasks_text.c; their
+ * private declarations are in tasks_impl.h.
  */
 #ifndef PUNGUZA_TASKS_H
 #define PUNGUZA_TASKS_H
@@ -123,6 +129,9 @@ struct tasks_result {
 /* Appends the rows of one CSV file. */
 int tasks_data_load(struct tasks_data *d, const char *path, struct err *e);
 void tasks_data_free(struct tasks_data *d); /* the struct is emptied */
+/* Keeps at most `limit` rows of each task and language, in order
+ * (has_targets is recomputed; the tables keep every row's strings). */
+void tasks_data_limit(struct tasks_data *d, int limit);
 
 void tasks_defaults(struct tasks_opts *o);
 int tasks_opts_check(const struct tasks_opts *o, struct err *e);

@@ -5,24 +5,9 @@
 # "N passed, N failed" that tests/run.sh adds up.
 #
 # Usage: tests/test_heal_cli.sh [BUILD_DIR]   (run from the project root)
-O=${1:-${O:-build}}
-BIN=$O/punguza
-TINY=assets/tiny-inkuba
-passed=0 failed=0
-TMP=$(mktemp -d /tmp/punguza-heal-cli-XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "tests/test_heal_cli.sh: FAIL: $*" >&2; }
-# status DESCRIPTION EXPECTED COMMAND...: the command's exit status
-status() {
-	d=$1 want=$2; shift 2
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		fail "$d: exit $got, expected $want"; cat "$TMP/err" >&2
-	fi
-}
+TEST_NAME=tests/test_heal_cli.sh
+. tests/lib.sh
+test_tmpdir heal-cli
 
 head -n 60 $TINY/heldout_swh.txt >"$TMP/corpus.txt"
 head -n 5 $TINY/heldout_hau.txt >"$TMP/held.txt"
@@ -68,5 +53,4 @@ grep -q '"done": false' "$TMP/sig/heal_state.json" 2>/dev/null && ok || fail "SI
 [ -e "$TMP/sig/optimizer.safetensors" ] && ok || fail "SIGTERM: no optimizer state"
 [ -e "$TMP/sig/model.safetensors" ] && ok || fail "SIGTERM: no weights"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

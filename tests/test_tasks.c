@@ -23,7 +23,7 @@
 #define DATA "../shared/data/competition/test_with_targets.csv"
 #define TINY "assets/tiny-inkuba"
 
-/* The template, written out independently of tasks.c. */
+/* The template, written out independently of tasks_prompt.c. */
 static const char expected_prompt[] =
     "Below is an instruction that describes a task, paired with an input "
     "that provides further context. Write a response that appropriately "
@@ -63,6 +63,43 @@ static void test_prompt_labels(void)
 	CHECK_STR(tasks_label(SCORE_XNLI, SCORE_SWA, 1), "Neither");
 	CHECK_STR(tasks_label(SCORE_XNLI, SCORE_SWA, 2), "False");
 	CHECK(tasks_label(SCORE_MT, SCORE_SWA, 0) == NULL);
+}
+
+/* tasks_data_limit: at most N rows per task and language, in order;
+ * has_targets follows the rows kept. */
+static void test_limit(void)
+{
+	struct err e = {0};
+	struct tasks_data d = {0};
+	const char *a = write_tmp(
+	    "lim.csv", "ID,task,lang,instruction,input,target\n"
+		       "L1,mt,swa,i,a,t1\n"
+		       "L2,mt,hau,i,b,\n"
+		       "L3,mt,swa,i,c,t3\n"
+		       "L4,sentiment,swa,i,d,Hasi\n"
+		       "L5,mt,swa,i,e,t5\n");
+	CHECK(tasks_data_load(&d, a, &e) == 0);
+	CHECK(!d.has_targets);
+	tasks_data_limit(&d, 2);
+	CHECK_EQ_INT(d.n, 4);
+	if (d.n == 4) {
+		CHECK_STR(d.rows[0].id, "L1");
+		CHECK_STR(d.rows[1].id, "L2");
+		CHECK_STR(d.rows[2].id, "L3");
+		CHECK_STR(d.rows[3].id, "L4");
+	}
+	CHECK(!d.has_targets);
+	tasks_data_limit(&d, 1);
+	CHECK_EQ_INT(d.n, 3);
+	CHECK(!d.has_targets);
+	if (d.n == 3)
+		CHECK_STR(d.rows[2].id, "L4");
+	/* without the target-less Hausa row, every kept row has a target */
+	d.rows[1] = d.rows[2];
+	d.n = 2;
+	tasks_data_limit(&d, 5);
+	CHECK(d.has_targets);
+	tasks_data_free(&d);
 }
 
 static void test_load(void)
@@ -143,7 +180,7 @@ static void test_load(void)
 	CHECK_EQ_INT(d.n, 0);
 }
 
-/* The ids tasks.c must score: BOS + encode(text) without specials. */
+/* The ids tasks_labels.c must score: BOS + encode(text) without specials. */
 static int *enc(const struct tokenizer *t, const char *text, size_t *n)
 {
 	int *raw = NULL;
@@ -590,6 +627,7 @@ int main(void)
 	}
 	test_prompt_labels();
 	test_load();
+	test_limit();
 	struct tokenizer *t = NULL;
 	if (tok_load(TOK, &t, &e)) {
 		TEST_FAIL_("%s", e.msg);

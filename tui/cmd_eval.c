@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "eval.h"
 #include "fileio.h"
@@ -35,13 +36,6 @@ static void usage(FILE *out)
 	    "                    training); default: the file as one text\n"
 	    "  --tokenizer PATH  tokenizer dir or file (default DIR)\n"
 	    "  --json            one JSON object on stdout\n");
-}
-
-static int show_progress(void *ctx, double done, const char *stage)
-{
-	(void)ctx;
-	fprintf(stderr, "\r%s %3.0f%%", stage, 100 * done);
-	return 0;
 }
 
 static int parse_int(const char *opt, const char *s, int *out)
@@ -133,20 +127,12 @@ int cmd_eval(int argc, char **argv)
 			continue;
 		}
 		if (a[0] != '-') {
-			if (dir) {
-				fprintf(stderr,
-					"punguza: eval: unexpected "
-					"argument '%s'\n",
-					a);
+			if (cliopts_positional("eval", a, &dir))
 				return 2;
-			}
-			dir = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: eval: %s needs a value\n", a);
+		if (!cliopts_has_value("eval", argc, argv, i))
 			return 2;
-		}
 		const char *val = argv[++i];
 		if (!strcmp(a, "--text")) {
 			text_path = val;
@@ -161,9 +147,7 @@ int cmd_eval(int argc, char **argv)
 			if (parse_int(a, val, &stride))
 				return 2;
 		} else {
-			fprintf(stderr, "punguza: eval: unknown option '%s'\n",
-				a);
-			return 2;
+			return cliopts_unknown("eval", a);
 		}
 	}
 	if (!dir || !text_path) {
@@ -177,14 +161,13 @@ int cmd_eval(int argc, char **argv)
 	size_t text_len = 0, n_ids = 0;
 	int *ids = NULL, status = 1;
 	bool tty = isatty(2);
-	struct progress prog = {show_progress, NULL};
+	struct progress prog = {cliopts_progress, NULL};
 	int rc = file_read_all(text_path, TEXT_MAX, &text, &text_len, &e);
 	if (!rc)
-		rc = model_load(dir, &m, tty ? &prog : NULL, &e);
+		rc = cliopts_load_model(dir, &m, &e);
 	if (!rc && ref_dir)
-		rc = model_load(ref_dir, &ref, tty ? &prog : NULL, &e);
-	if (tty)
-		fprintf(stderr, "\r\033[K");
+		rc = cliopts_load_model(ref_dir, &ref, &e);
+	cliopts_progress_end();
 	if (rc || (rc = tok_load(tok_path ? tok_path : dir, &tk, &e)) ||
 	    (rc = lines ? eval_encode_lines(tk, text, text_len, &ids, &n_ids,
 					    &e)

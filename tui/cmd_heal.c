@@ -2,10 +2,13 @@
  * pruned model back towards the original (core/heal.h): distillation,
  * plain fine-tuning, or data-free distillation; checkpoints, resume,
  * Ctrl-C saves a checkpoint. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "export.h"
 #include "fileio.h"
@@ -13,6 +16,7 @@
 #include "heal_data.h"
 #include "healcli.h"
 #include "model.h"
+#include "paths.h"
 #include "planopts.h"
 #include "recipe.h"
 #include "tokenizer.h"
@@ -85,12 +89,6 @@ static void usage(FILE *out)
 
 #define MAX_FILES RECIPE_HEAL_MAX_DATA
 
-static int bad_value(const char *opt, const char *v)
-{
-	fprintf(stderr, "punguza: heal: invalid value '%s' for %s\n", v, opt);
-	return 2;
-}
-
 static int parse_u64(const char *v, unsigned long long *out)
 {
 	char *end;
@@ -99,6 +97,104 @@ static int parse_u64(const char *v, unsigned long long *out)
 		return -1;
 	*out = x;
 	return 0;
+}
+
+/* `--plan-torch DIR`: instead of healing, writes the token file and the
+ * torchrun command (torch_plan.h) for heal's parsed options (hp as parsed,
+ * steps 0 with a token budget; out_dir = heal's -o, heal.py's output).
+ * Prints the summary to stderr and the command (or, json, one object) to
+ * stdout. Returns the process exit status (0, 1, 2 usage). */
+static int write_torch_plan(const char *student_dir,
+			    const char *teacher_dir, const char *const *corpus,
+			    int n_corpus, const struct recipe_heal *hp,
+			    uint64_t tokens, double minutes,
+			    const char *out_dir, const char *plan_dir,
+			    int nproc, bool json)
+{
+	if (minutes > 0) {
+		fprintf(stderr,
+			"punguza: heal: --plan-torch needs --steps or --tokens "
+			"(--minutes measures this machine)\n");
+		return 2;
+	}
+	if (!n_corpus) {
+		fprintf(stderr,
+			"punguza: heal: --plan-torch needs --corpus (data-free "
+			"healing stays in punguza heal)\n");
+		return 2;
+	}
+	struct torch_plan p = {0};
+	struct torch_plan_hp *h = &p.hp;
+	torch_plan_hp_from_heal(h, hp, tokens);
+	uint64_t BT = (uint64_t)h->batch * (uint64_t)h->ctx;
+	char script[4096];
+	if (!paths_asset("torch/heal.py", script, sizeof script) &&
+	    path_exists(script))
+		p.script = script;
+	p.student_dir = student_dir;
+	p.teacher_dir = teacher_dir;
+	p.corpus = corpus;
+	p.n_corpus = n_corpus;
+	p.plan_dir = plan_dir;
+	p.out_dir = out_dir;
+	p.nproc = nproc;
+
+	struct err e = {0};
+	struct tokenizer *tok = NULL;
+	if (tok_load(student_dir, &tok, &e)) {
+		fprintf(stderr, "punguza: %s\n", e.msg);
+		return 1;
+	}
+	p.tok = tok;
+	struct torch_plan_result *r = malloc(sizeof *r);
+	if (!r) {
+		tok_free(tok);
+		fprintf(stderr, "punguza: heal: out of memory\n");
+		return 1;
+	}
+	struct progress prog = {cliopts_progress, NULL};
+	int rc = torch_plan_write(&p, r, isatty(2) ? &prog : NULL, &e);
+	cliopts_progress_end();
+	tok_free(tok);
+	if (rc) {
+		fprintf(stderr, "punguza: %s\n", e.msg);
+		free(r);
+		return rc == ERR_INVALID ? 2 : 1;
+	}
+	double passes = (double)(h->steps * BT) / (double)r->tokens;
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		char *s = NULL;
+		if (o && cJSON_AddStringToObject(o, "ids", r->ids_path) &&
+		    cJSON_AddNumberToObject(o, "tokens", (double)r->tokens) &&
+		    cJSON_AddNumberToObject(o, "documents",
+					    (double)r->documents) &&
+		    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes) &&
+		    cJSON_AddNumberToObject(o, "steps", (double)h->steps) &&
+		    cJSON_AddNumberToObject(o, "passes", passes) &&
+		    cJSON_AddStringToObject(o, "command", r->command))
+			s = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		fprintf(stderr,
+			"wrote     %s: %llu tokens, %llu documents, %llu bytes "
+			"of text\n"
+			"plan      %llu steps x %d x %d tokens = %.2f passes "
+			"over the data\n"
+			"run       this (also %s/torchrun.sh), then punguza "
+			"eval/run/prune %s\n",
+			r->ids_path, (unsigned long long)r->tokens,
+			(unsigned long long)r->documents,
+			(unsigned long long)r->bytes,
+			(unsigned long long)h->steps, h->batch, h->ctx, passes,
+			plan_dir, out_dir);
+		printf("%s\n", r->command);
+	}
+	free(r);
+	return fflush(stdout) ? 1 : 0;
 }
 
 int cmd_heal(int argc, char **argv)
@@ -134,20 +230,12 @@ int cmd_heal(int argc, char **argv)
 			continue;
 		}
 		if (a[0] != '-') {
-			if (dir) {
-				fprintf(stderr,
-					"punguza: heal: unexpected argument "
-					"'%s'\n",
-					a);
+			if (cliopts_positional("heal", a, &dir))
 				return 2;
-			}
-			dir = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: heal: %s needs a value\n", a);
+		if (!cliopts_has_value("heal", argc, argv, i))
 			return 2;
-		}
 		const char *v = argv[++i];
 		long n;
 		double x;
@@ -158,7 +246,7 @@ int cmd_heal(int argc, char **argv)
 			plan_torch = v;
 		} else if (!strcmp(a, "--nproc")) {
 			if (planopts_long(v, 1, 1 << 16, &nproc))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 		} else if (!strcmp(a, "--teacher")) {
 			teacher_dir = v;
 		} else if (!strcmp(a, "--corpus") || !strcmp(a, "--heldout")) {
@@ -174,83 +262,81 @@ int cmd_heal(int argc, char **argv)
 			(c ? corpus : heldout)[(*cnt)++] = v;
 		} else if (!strcmp(a, "--steps")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.steps = u;
 		} else if (!strcmp(a, "--tokens")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.tokens = u;
 		} else if (!strcmp(a, "--minutes")) {
 			if (planopts_double(v, &x) || !(x > 0) || x > 1e6)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.minutes = x;
 		} else if (!strcmp(a, "--lr")) {
 			if (planopts_double(v, &x) || !(x > 0) || x > 10)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.lr = x;
 		} else if (!strcmp(a, "--temperature")) {
 			if (planopts_double(v, &x) || !(x > 0) || x > 1e3)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.temperature = x;
 		} else if (!strcmp(a, "--kd-weight")) {
 			if (planopts_double(v, &x) || x < 0 || x > 1)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.kd_weight = x;
 			kd_given = true;
 		} else if (!strcmp(a, "--weight-decay")) {
 			if (planopts_double(v, &x) || x < 0 || x > 10)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.weight_decay = x;
 		} else if (!strcmp(a, "--clip")) {
 			if (planopts_double(v, &x) || x < 0)
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.clip = x;
 		} else if (!strcmp(a, "--warmup")) {
 			if (planopts_long(v, 0, 1 << 30, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.warmup = (int)n;
 		} else if (!strcmp(a, "--batch")) {
 			if (planopts_long(v, 1, 4096, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.batch = (int)n;
 		} else if (!strcmp(a, "--ctx")) {
 			if (planopts_long(v, 2, 1 << 16, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.ctx = (int)n;
 		} else if (!strcmp(a, "--seed")) {
 			if (planopts_long(v, 0, 1L << 62, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.seed = (uint64_t)n;
 		} else if (!strcmp(a, "--pool")) {
 			if (planopts_long(v, 1, 1 << 24, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.hp.pool = (int)n;
 		} else if (!strcmp(a, "--eval-every")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.eval_every = u;
 		} else if (!strcmp(a, "--eval-ctx")) {
 			if (planopts_long(v, 2, 1 << 16, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.eval_ctx = (int)n;
 		} else if (!strcmp(a, "--ckpt-every")) {
 			if (parse_u64(v, &u))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.ckpt_every = u;
 		} else if (!strcmp(a, "--threads")) {
 			if (planopts_long(v, 1, 1024, &n))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 			o.threads = (int)n;
 		} else if (!strcmp(a, "--format")) {
 			if (export_parse_formats(v, &o.xo.formats))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 		} else if (!strcmp(a, "--dtype")) {
 			if (dtype_parse(v, &o.xo.dtype))
-				return bad_value(a, v);
+				return cliopts_bad_value("heal", a, v);
 		} else {
-			fprintf(stderr, "punguza: heal: unknown option '%s'\n",
-				a);
-			return 2;
+			return cliopts_unknown("heal", a);
 		}
 	}
 	if (!dir || !o.out_dir) {
@@ -278,9 +364,9 @@ int cmd_heal(int argc, char **argv)
 		o.hp.kd_weight = 0;
 	}
 	if (plan_torch)
-		return torch_plan_heal(dir, teacher_dir, corpus, n_corpus,
-				       &o.hp, o.tokens, o.minutes, o.out_dir,
-				       plan_torch, (int)nproc, json);
+		return write_torch_plan(dir, teacher_dir, corpus, n_corpus,
+					&o.hp, o.tokens, o.minutes, o.out_dir,
+					plan_torch, (int)nproc, json);
 	o.corpus = corpus;
 	o.n_corpus = n_corpus;
 	o.heldout = heldout;

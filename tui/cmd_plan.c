@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "config.h"
 #include "plan.h"
@@ -48,12 +49,6 @@ static void usage(FILE *out)
 	    "(default %.4f, 40M)\n"
 	    "  --json              all figures (and the recipe) as JSON\n",
 	    DEFAULT_LB, DEFAULT_REF_ZINDI);
-}
-
-static int bad_value(const char *opt, const char *v)
-{
-	fprintf(stderr, "punguza: plan: invalid value '%s' for %s\n", v, opt);
-	return 2;
 }
 
 static void geometry_line(const char *label, const struct config *c)
@@ -244,13 +239,8 @@ int cmd_plan(int argc, char **argv)
 			return 0;
 		}
 		if (!strcmp(a, "--preset") || !strcmp(a, "--recipe")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr,
-					"punguza: plan: %s needs a "
-					"value\n",
-					a);
+			if (!cliopts_has_value("plan", argc, argv, i))
 				return 2;
-			}
 			const char *v = argv[++i];
 			if (!strcmp(a, "--recipe"))
 				recipe = v;
@@ -317,8 +307,7 @@ int cmd_plan(int argc, char **argv)
 			planopts_apply(p, "plan", a, NULL);
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: plan: %s needs a value\n", a);
+		if (!cliopts_has_value("plan", argc, argv, i)) {
 			rc = 2;
 			goto out;
 		}
@@ -345,14 +334,13 @@ int cmd_plan(int argc, char **argv)
 				goto bad;
 			fig.ref_default = 0;
 		} else {
-			fprintf(stderr, "punguza: plan: unknown option '%s'\n",
-				a);
+			cliopts_unknown("plan", a);
 			usage(stderr);
 			goto out;
 		}
 		continue;
 	bad:
-		bad_value(a, v);
+		cliopts_bad_value("plan", a, v);
 		goto out;
 	}
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "calib.h"
+#include "cliopts.h"
 #include "commands.h"
 #include "eval.h"
 #include "export.h"
@@ -98,46 +100,6 @@ static const char *base_name(const char *path, char *buf, size_t cap)
 	return buf;
 }
 
-/* Encodes every file (BOS added per file) into one id array. */
-static int encode_files(const struct tokenizer *t, const char *const *files,
-			int n, int **ids, size_t *n_ids, struct err *e)
-{
-	int *all = NULL;
-	size_t cnt = 0;
-	*ids = NULL;
-	*n_ids = 0;
-	for (int i = 0; i < n && cnt < CALIB_MAX_TOKENS; i++) {
-		char *text;
-		size_t len, k;
-		int *v, rc;
-		if ((rc = file_read_all(files[i], TEXT_MAX, &text, &len, e)))
-			goto fail;
-		rc = tok_encode(t, text, len, true, &v, &k, e);
-		free(text);
-		if (rc)
-			goto fail;
-		if (k > CALIB_MAX_TOKENS - cnt)
-			k = CALIB_MAX_TOKENS - cnt;
-		int *na = realloc(all, (cnt + k + 1) * sizeof *na);
-		if (!na) {
-			free(v);
-			rc = err_set(e, ERR_NOMEM, "out of memory");
-			goto fail;
-		}
-		all = na;
-		memcpy(all + cnt, v, k * sizeof *v);
-		cnt += k;
-		free(v);
-		continue;
-	fail:
-		free(all);
-		return rc;
-	}
-	*ids = all;
-	*n_ids = cnt;
-	return 0;
-}
-
 static void geometry(const char *label, const struct config *c)
 {
 	printf("%-9s V %d, d %d, f %d, heads %d/%d x %d, L %d, %s%s: %llu "
@@ -221,20 +183,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		if (planopts_is_flag(o))
 			continue;
 		if (o[0] != '-') {
-			if (a->dir) {
-				fprintf(stderr,
-					"punguza: prune: unexpected argument "
-					"'%s'\n",
-					o);
+			if (cliopts_positional("prune", o, &a->dir))
 				return 2;
-			}
-			a->dir = o;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: prune: %s needs a value\n", o);
+		if (!cliopts_has_value("prune", argc, argv, i))
 			return 2;
-		}
 		const char *v = argv[++i];
 		long n;
 		if (!strcmp(o, "-o") || !strcmp(o, "--out")) {
@@ -269,13 +223,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			   !strcmp(o, "--heal-tokens") ||
 			   !strcmp(o, "--threads")) {
 			if (planopts_long(v, 1, LONG_MAX, &n) ||
-			    (!strcmp(o, "--threads") && n > 1024)) {
-				fprintf(stderr,
-					"punguza: prune: invalid value '%s' "
-					"for %s\n",
-					v, o);
-				return 2;
-			}
+			    (!strcmp(o, "--threads") && n > 1024))
+				return cliopts_bad_value("prune", o, v);
 			if (!strcmp(o, "--heal-steps"))
 				a->heal_steps = (unsigned long long)n;
 			else if (!strcmp(o, "--heal-tokens"))
@@ -284,22 +233,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 				a->threads = (int)n;
 		} else if (!strcmp(o, "--heal-minutes")) {
 			double x;
-			if (planopts_double(v, &x) || !(x > 0) || x > 1e6) {
-				fprintf(stderr,
-					"punguza: prune: invalid value '%s' "
-					"for --heal-minutes\n",
-					v);
-				return 2;
-			}
+			if (planopts_double(v, &x) || !(x > 0) || x > 1e6)
+				return cliopts_bad_value("prune", o, v);
 			a->heal_minutes = x;
 		} else if (!strcmp(o, "--ctx")) {
-			if (planopts_long(v, 2, 1 << 20, &n)) {
-				fprintf(stderr,
-					"punguza: prune: invalid value '%s' "
-					"for --ctx\n",
-					v);
-				return 2;
-			}
+			if (planopts_long(v, 2, 1 << 20, &n))
+				return cliopts_bad_value("prune", o, v);
 			a->ctx = (int)n;
 		} else {
 			struct prune_plan scratch;
@@ -308,13 +247,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			prune_plan_free(&scratch);
 			if (k < 0)
 				return 2;
-			if (k == 0) {
-				fprintf(stderr,
-					"punguza: prune: unknown option "
-					"'%s'\n",
-					o);
-				return 2;
-			}
+			if (k == 0)
+				return cliopts_unknown("prune", o);
 		}
 	}
 	if (!a->dir || !a->out) {
@@ -594,7 +528,8 @@ int cmd_prune(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
-		if ((rc = encode_files(tok, files, nf, &calib, &n_calib, &e)))
+		if ((rc = calib_encode_files(tok, files, nf, CALIB_MAX_TOKENS,
+					      &calib, &n_calib, &e)))
 			goto fail;
 		in.calib = calib;
 		in.n_calib = n_calib;

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "generate.h"
 #include "model.h"
@@ -38,13 +38,6 @@ static void usage(FILE *out)
 	    "Defaults are the challenge starter code's settings.\n",
 	    (double)d.temperature, d.top_k, (double)d.top_p,
 	    (double)d.repeat_penalty, (unsigned long long)d.seed);
-}
-
-static int load_progress(void *ctx, double done, const char *stage)
-{
-	(void)ctx;
-	fprintf(stderr, "\r%s %3.0f%%", stage, 100 * done);
-	return 0;
 }
 
 static int parse_num(const char *opt, const char *s, double lo, double hi,
@@ -97,11 +90,8 @@ static int generate(const char *dir, const char *tok_path, const char *prompt,
 	struct model *m = NULL;
 	struct tokenizer *tk = NULL;
 	int status = 1;
-	struct progress prog = {load_progress, NULL};
-	bool tty = isatty(2);
-	int rc = model_load(dir, &m, tty ? &prog : NULL, &e);
-	if (tty)
-		fprintf(stderr, "\r\033[K");
+	int rc = cliopts_load_model(dir, &m, &e);
+	cliopts_progress_end();
 	if (rc || (rc = tok_load(tok_path, &tk, &e)))
 		goto fail;
 	struct gen_opts o;
@@ -145,20 +135,12 @@ int cmd_run(int argc, char **argv)
 			return 0;
 		}
 		if (a[0] != '-') {
-			if (dir) {
-				fprintf(stderr,
-					"punguza: run: unexpected "
-					"argument '%s'\n",
-					a);
+			if (cliopts_positional("run", a, &dir))
 				return 2;
-			}
-			dir = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: run: %s needs a value\n", a);
+		if (!cliopts_has_value("run", argc, argv, i))
 			return 2;
-		}
 		const char *val = argv[++i];
 		if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
 			prompt = val;
@@ -197,9 +179,7 @@ int cmd_run(int argc, char **argv)
 			}
 			so.seed = s;
 		} else {
-			fprintf(stderr, "punguza: run: unknown option '%s'\n",
-				a);
-			return 2;
+			return cliopts_unknown("run", a);
 		}
 	}
 	if (!dir || !prompt) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "config.h"
 #include "recipe.h"
@@ -245,10 +246,7 @@ int cmd_score(int argc, char **argv)
 			continue;
 		}
 		if (a[0] == '-' && a[1] == '-') {
-			if (i + 1 >= argc) {
-				fprintf(stderr,
-					"punguza: score: %s needs a value\n",
-					a);
+			if (!cliopts_has_value("score", argc, argv, i)) {
 				rc = 2;
 				goto out;
 			}
@@ -267,11 +265,7 @@ int cmd_score(int argc, char **argv)
 				errno = 0;
 				unsigned long long n = strtoull(v, &end, 10);
 				if (errno || end == v || *end || v[0] == '-') {
-					fprintf(stderr,
-						"punguza: score: invalid value "
-						"'%s' for --params\n",
-						v);
-					rc = 2;
+					rc = cliopts_bad_value("score", a, v);
 					goto out;
 				}
 				params = n;
@@ -300,9 +294,7 @@ int cmd_score(int argc, char **argv)
 				have_params = 1;
 				recipe_free(&r);
 			} else {
-				fprintf(stderr,
-					"punguza: score: unknown option '%s'\n",
-					a);
+				cliopts_unknown("score", a);
 				usage(stderr);
 				rc = 2;
 				goto out;

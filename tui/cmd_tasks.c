@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "measured.h"
 #include "fileio.h"
@@ -120,23 +121,6 @@ static int parse_int(const char *opt, const char *s, int lo, int hi,
 	return 0;
 }
 
-/* Keeps at most `limit` rows of each task and language, in order. */
-static void apply_limit(struct tasks_data *d, int limit)
-{
-	int count[SCORE_N_TASKS][SCORE_N_LANGS] = {{0}};
-	int k = 0;
-	for (int i = 0; i < d->n; i++) {
-		struct tasks_row *r = &d->rows[i];
-		if (count[r->task][r->lang]++ < limit)
-			d->rows[k++] = *r;
-	}
-	d->n = k;
-	d->has_targets = k > 0;
-	for (int i = 0; i < k; i++)
-		if (!d->rows[i].target)
-			d->has_targets = false;
-}
-
 /* Scores through `punguza score`: the references of the finished rows go
  * to a temporary file. */
 static int score_report(const struct tasks_data *d,
@@ -216,7 +200,7 @@ static int run(const char *dir, const char *tok_path, char **data, int n_data,
 		if ((rc = tasks_data_load(&d, data[i], &e)))
 			goto fail;
 	if (limit > 0)
-		apply_limit(&d, limit);
+		tasks_data_limit(&d, limit);
 	if (d.n == 0) {
 		err_set(&e, ERR_INVALID, "no rows to run");
 		goto fail;
@@ -341,21 +325,12 @@ int cmd_tasks(int argc, char **argv)
 			continue;
 		}
 		if (a[0] != '-') {
-			if (dir) {
-				fprintf(stderr,
-					"punguza: tasks: unexpected "
-					"argument '%s'\n",
-					a);
+			if (cliopts_positional("tasks", a, &dir))
 				goto out;
-			}
-			dir = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "punguza: tasks: %s needs a value\n",
-				a);
+		if (!cliopts_has_value("tasks", argc, argv, i))
 			goto out;
-		}
 		if (!strcmp(a, "--data")) {
 			while (i + 1 < argc && argv[i + 1][0] != '-')
 				data[n_data++] = argv[++i];
@@ -376,8 +351,7 @@ int cmd_tasks(int argc, char **argv)
 			if (parse_int(a, v, 0, 1 << 30, &save_every))
 				goto out;
 		} else {
-			fprintf(stderr, "punguza: tasks: unknown option '%s'\n",
-				a);
+			cliopts_unknown("tasks", a);
 			goto out;
 		}
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopts.h"
 #include "commands.h"
 #include "tokenizer.h"
 
@@ -38,8 +39,7 @@ int cmd_tokenize(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--no-special")) {
 			special = false;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "punguza: tokenize: unknown option '%s'\n",
-				argv[i]);
+			cliopts_unknown("tokenize", argv[i]);
 			usage(stderr);
 			return 2;
 		} else if (!path) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopts.h"
+
 int planopts_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
@@ -172,6 +174,6 @@ int planopts_apply(struct prune_plan *p, const char *cmd, const char *a,
 	}
 	return 1;
 bad:
-	fprintf(stderr, "punguza: %s: invalid value '%s' for %s\n", cmd, v, a);
+	cliopts_bad_value(cmd, a, v);
 	return -1;
 }

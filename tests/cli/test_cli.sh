@@ -7,18 +7,12 @@
 #
 # Usage: tests/cli/test_cli.sh [BUILD_DIR]   (run from the project root)
 # $GENMODEL (optional): the bench model generator to test as well.
-O=${1:-${O:-build}}
-BIN=$O/punguza
+TEST_NAME=tests/cli/test_cli.sh
+. tests/lib.sh
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-passed=0 failed=0 skipped=0
-TMP=$(mktemp -d /tmp/punguza-cli-XXXXXX)
+test_tmpdir cli
 # nothing measured here may land in the user's cache
 export PUNGUZA_CACHE="$TMP/cache"
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "tests/cli/test_cli.sh: FAIL: $*" >&2; }
-skip() { skipped=$((skipped + 1)); echo "tests/cli/test_cli.sh: SKIP: $*" >&2; }
 check() { # check DESCRIPTION COMMAND...
 	d=$1; shift
 	if "$@"; then ok; else fail "$d"; fi
@@ -31,10 +25,10 @@ run() {
 	"$BIN" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
 	echo $? >"$TMP/$name.status"
 }
-status() { cat "$TMP/$1.status"; }
-refused() { [ "$(status "$1")" -ne 0 ]; }
+exit_status() { cat "$TMP/$1.status"; }
+refused() { [ "$(exit_status "$1")" -ne 0 ]; }
 succeeded() {
-	[ "$(status "$1")" -eq 0 ] && return 0
+	[ "$(exit_status "$1")" -eq 0 ] && return 0
 	sed "s/^/  $1: /" "$TMP/$1.err" >&2
 	return 1
 }
@@ -44,7 +38,7 @@ no_tmp_left() { ! ls -d "$1".tmp-* "$1".old-* >/dev/null 2>&1; }
 
 if [ ! -x "$BIN" ]; then
 	fail "no binary at $BIN"
-	echo "$passed passed, $failed failed"
+	summary
 	exit 1
 fi
 
@@ -154,7 +148,7 @@ mkdir "$TMP/noprefix"
 cp "$SRC/config.json" "$TMP/noprefix/"
 cp tests/data/io/empty_prefix.bin "$TMP/noprefix/pytorch_model.bin"
 run noprefix info "$TMP/noprefix"
-check "info on an empty-prefix .bin exits 1, not a crash" test "$(status noprefix)" -eq 1
+check "info on an empty-prefix .bin exits 1, not a crash" test "$(exit_status noprefix)" -eq 1
 check "info on an empty-prefix .bin names the missing tensor" says noprefix "missing tensor"
 
 # ---- a legacy (non-zip) torch.save file ---------------------------------
@@ -178,9 +172,4 @@ else
 	skip "genmodel (set GENMODEL to the bench generator)"
 fi
 
-if [ "$skipped" -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+summary

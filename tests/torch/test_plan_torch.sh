@@ -5,23 +5,9 @@
 # int32 after a safetensors header. Prints "N passed, N failed".
 #
 # Usage: tests/torch/test_plan_torch.sh [BUILD_DIR]   (from the project root)
-O=${1:-${O:-build}}
-BIN=$O/punguza
-TINY=assets/tiny-inkuba
-passed=0 failed=0
-TMP=$(mktemp -d /tmp/punguza-plan-torch-XXXXXX)
-trap 'rm -rf "$TMP"' EXIT INT TERM
-
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "tests/torch/test_plan_torch.sh: FAIL: $*" >&2; }
-status() {
-	d=$1 want=$2; shift 2
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then ok; else
-		fail "$d: exit $got, expected $want"; cat "$TMP/err" >&2
-	fi
-}
+TEST_NAME=tests/torch/test_plan_torch.sh
+. tests/lib.sh
+test_tmpdir plan-torch
 
 # a corpus with an empty line and a CRLF line (both as punguza heal sees them)
 head -n 40 $TINY/heldout_swh.txt >"$TMP/a.txt"
@@ -76,5 +62,4 @@ status "batch not a multiple of nproc" 2 $H --steps 3 --batch 6 --nproc 4 -o "$T
 status "context beyond the positions" 2 $H --steps 3 --ctx 1024 -o "$TMP/healed" --plan-torch "$TMP/p3"
 [ ! -e "$TMP/p3" ] && [ ! -e "$TMP/healed" ] && ok || fail "a refused plan wrote files"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -14,33 +14,27 @@
 #
 # Prints "N passed, N failed[, N skipped]"; exits 1 on a failure.
 set -u
-O=${O:-build}
-P=${PUNGUZA:-$O/punguza}
+TEST_NAME=tests/torch/test_scaleout.sh
+. tests/lib.sh
+P=${PUNGUZA:-$BIN}
 PY=${PUNGUZA_TORCH_PYTHON:-/usr/bin/python3}
 HEAL=assets/torch/heal.py
-pass=0 fail=0 skip=0
 
-ok() { pass=$((pass + 1)); echo "ok    $*"; }
-no() { fail=$((fail + 1)); echo "FAIL  $*"; }
-skipped() { skip=$((skip + 1)); echo "skip  $*"; }
-summary() {
-	if [ "$skip" -gt 0 ]; then
-		echo "$pass passed, $fail failed, $skip skipped"
-	else
-		echo "$pass passed, $fail failed"
-	fi
-	[ "$fail" -eq 0 ]
-	exit $?
-}
+# every check is listed on stdout as it is made
+ok() { passed=$((passed + 1)); echo "ok    $*"; }
+no() { failed=$((failed + 1)); echo "FAIL  $*"; }
+skipped() { skipped=$((skipped + 1)); echo "skip  $*"; }
 
 if ! [ -x "$PY" ] || ! "$PY" -c 'import torch' 2>/dev/null; then
 	skipped "Debian's python3-torch is not installed ($PY cannot import" \
 		"torch): apt-get install python3-torch"
 	summary
+	exit
 fi
 if ! [ -x "$P" ]; then
 	no "no punguza binary at '$P' (make first)"
 	summary
+	exit
 fi
 if [ -x /usr/bin/torchrun ]; then
 	TORCHRUN=/usr/bin/torchrun
@@ -49,8 +43,8 @@ else
 fi
 DATA=${PUNGUZA_SHARED_DATA:-../shared/data}
 [ -d "$DATA/corpus" ] || DATA=../../shared/data
-T=$(mktemp -d "${TMPDIR:-/tmp}/punguza-scaleout.XXXXXX")
-trap 'rm -rf "$T"' EXIT INT TERM
+test_tmpdir scaleout
+T=$TMP
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 RUN="$PY $HEAL --punguza $P --threads 1"
 
@@ -89,6 +83,7 @@ if ! "$P" prune assets/tiny-inkuba --width 0.5 --tie lm_head -o "$T/cut" \
 	no "punguza prune (see $T/prune.log)"
 	cat "$T/prune.log"
 	summary
+	exit
 fi
 SET="--steps 10 --batch 4 --ctx 64 --seed 7"
 

@@ -7,24 +7,10 @@
 # "N passed, N failed[, N skipped]" that tests/run.sh adds up.
 #
 # Usage: tests/tui/test_signals.sh [BUILD_DIR]   (run from the project root)
-O=${1:-${O:-build}}
-BIN=$O/punguza
+TEST_NAME=tests/tui/test_signals.sh
+. tests/lib.sh
 GEN=$O/bench/genmodel
-passed=0 failed=0 skipped=0
-TMP=$(mktemp -d /tmp/punguza-signals-XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "tests/tui/test_signals.sh: FAIL: $*" >&2; }
-summary() {
-	if [ "$skipped" -gt 0 ]; then
-		echo "$passed passed, $failed failed, $skipped skipped"
-	else
-		echo "$passed passed, $failed failed"
-	fi
-	[ "$failed" -eq 0 ]
-	exit
-}
+test_tmpdir signals ""
 DEFSIG=
 tmps() { ls -d "$TMP/out".tmp-* 2>/dev/null | wc -l; }
 # an export under way: its temporary directory holds the pid marker
@@ -34,6 +20,7 @@ if ! "$GEN" "$TMP/src" --vocab 8000 --hidden 768 --inter 2048 --layers 8 \
 	--heads 12 --kv-heads 12 --format safetensors >/dev/null 2>&1; then
 	fail "genmodel could not write the model"
 	summary
+	exit
 fi
 
 # interrupt SIG: starts an export, waits for its temporary directory,

@@ -19,10 +19,10 @@
  * torch_plan_write returns it. Every setting is written out, so the
  * command is the plan, whatever heal.py's defaults become.
  *
- * Entry point for `punguza heal ... --plan-torch DIR`: fill a struct
- * torch_plan from heal's parsed options (steps resolved from --tokens;
- * warmup < 0 = heal's default, 5% of the steps, 1..100) and call
- * torch_plan_write — torch_plan_heal does that for cmd_heal.
+ * `punguza heal ... --plan-torch DIR` fills a struct torch_plan from
+ * heal's parsed options (torch_plan_hp_from_heal: steps resolved from
+ * --tokens; warmup < 0 = heal's default, 5% of the steps, 1..100), calls
+ * torch_plan_write and prints the result. Headless: nothing is printed.
  *
  * Ownership: everything in the plan is borrowed.
  */
@@ -58,7 +58,9 @@ struct torch_plan {
 	const char *plan_dir; /* created when missing: train.ids, torchrun.sh */
 	const char *out_dir;  /* where heal.py writes the healed model */
 	int nproc;	      /* processes per node, >= 1 */
-	const char *script;   /* heal.py; NULL: the assets' torch/heal.py */
+	const char *script;   /* heal.py; NULL: not found in the assets
+			       * (torch_plan_write fails with ERR_NOTFOUND
+			       * once the options are checked) */
 };
 
 struct torch_plan_result {
@@ -73,16 +75,10 @@ struct torch_plan_result {
 int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 		     const struct progress *prog, struct err *e);
 
-/* What `punguza heal ... --plan-torch DIR [--nproc N]` runs instead of
- * healing, after parsing heal's options: hp as parsed (steps 0 with a
- * token budget: tokens then decides), out_dir = heal's -o (heal.py's
- * output). Prints the summary to stderr and the command (or, json, one
- * object) to stdout. Returns the process exit status (0, 1, 2 usage). */
+/* heal's settings hp into *h; with a token budget (tokens > 0) the steps
+ * are the batches of batch * ctx tokens that cover it. */
 struct recipe_heal;
-int torch_plan_heal(const char *student_dir, const char *teacher_dir,
-		    const char *const *corpus, int n_corpus,
-		    const struct recipe_heal *hp, uint64_t tokens,
-		    double minutes, const char *out_dir, const char *plan_dir,
-		    int nproc, bool json);
+void torch_plan_hp_from_heal(struct torch_plan_hp *h,
+			     const struct recipe_heal *hp, uint64_t tokens);
 
 #endif

@@ -16,7 +16,6 @@
 #include "config.h"
 #include "eval.h"
 #include "fileio.h"
-#include "paths.h"
 #include "recipe.h"
 #include "tokenizer.h"
 
@@ -257,8 +256,7 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 	char script[4096];
 	if (p->script)
 		snprintf(script, sizeof script, "%s", p->script);
-	else if (paths_asset("torch/heal.py", script, sizeof script) ||
-		 !path_exists(script))
+	else
 		return err_set(e, ERR_NOTFOUND,
 			       "heal --plan-torch: cannot find torch/heal.py in the "
 			       "assets (set PUNGUZA_ASSETS)");
@@ -450,35 +448,9 @@ int torch_plan_write(const struct torch_plan *p, struct torch_plan_result *r,
 	return rc;
 }
 
-/* ---- punguza heal --plan-torch ---------------------------------- */
-
-static int progress_cb(void *ctx, double done, const char *stage)
+void torch_plan_hp_from_heal(struct torch_plan_hp *h,
+			     const struct recipe_heal *hp, uint64_t tokens)
 {
-	(void)ctx;
-	fprintf(stderr, "\r%s %3.0f%%", stage, 100 * done);
-	return 0;
-}
-
-int torch_plan_heal(const char *student_dir, const char *teacher_dir,
-		    const char *const *corpus, int n_corpus,
-		    const struct recipe_heal *hp, uint64_t tokens,
-		    double minutes, const char *out_dir, const char *plan_dir,
-		    int nproc, bool json)
-{
-	if (minutes > 0) {
-		fprintf(stderr,
-			"punguza: heal: --plan-torch needs --steps or --tokens "
-			"(--minutes measures this machine)\n");
-		return 2;
-	}
-	if (!n_corpus) {
-		fprintf(stderr,
-			"punguza: heal: --plan-torch needs --corpus (data-free "
-			"healing stays in punguza heal)\n");
-		return 2;
-	}
-	struct torch_plan p = {0};
-	struct torch_plan_hp *h = &p.hp;
 	h->steps = hp->steps;
 	h->batch = hp->batch;
 	h->ctx = hp->ctx;
@@ -497,70 +469,4 @@ int torch_plan_heal(const char *student_dir, const char *teacher_dir,
 	uint64_t BT = (uint64_t)h->batch * (uint64_t)h->ctx;
 	if (tokens)
 		h->steps = (tokens + BT - 1) / BT;
-	p.student_dir = student_dir;
-	p.teacher_dir = teacher_dir;
-	p.corpus = corpus;
-	p.n_corpus = n_corpus;
-	p.plan_dir = plan_dir;
-	p.out_dir = out_dir;
-	p.nproc = nproc;
-
-	struct err e = {0};
-	struct tokenizer *tok = NULL;
-	if (tok_load(student_dir, &tok, &e)) {
-		fprintf(stderr, "punguza: %s\n", e.msg);
-		return 1;
-	}
-	p.tok = tok;
-	struct torch_plan_result *r = malloc(sizeof *r);
-	if (!r) {
-		tok_free(tok);
-		fprintf(stderr, "punguza: heal: out of memory\n");
-		return 1;
-	}
-	bool tty = isatty(2);
-	struct progress prog = {progress_cb, NULL};
-	int rc = torch_plan_write(&p, r, tty ? &prog : NULL, &e);
-	if (tty)
-		fprintf(stderr, "\r\033[K");
-	tok_free(tok);
-	if (rc) {
-		fprintf(stderr, "punguza: %s\n", e.msg);
-		free(r);
-		return rc == ERR_INVALID ? 2 : 1;
-	}
-	double passes = (double)(h->steps * BT) / (double)r->tokens;
-	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		char *s = NULL;
-		if (o && cJSON_AddStringToObject(o, "ids", r->ids_path) &&
-		    cJSON_AddNumberToObject(o, "tokens", (double)r->tokens) &&
-		    cJSON_AddNumberToObject(o, "documents",
-					    (double)r->documents) &&
-		    cJSON_AddNumberToObject(o, "bytes", (double)r->bytes) &&
-		    cJSON_AddNumberToObject(o, "steps", (double)h->steps) &&
-		    cJSON_AddNumberToObject(o, "passes", passes) &&
-		    cJSON_AddStringToObject(o, "command", r->command))
-			s = cJSON_PrintUnformatted(o);
-		cJSON_Delete(o);
-		if (s)
-			printf("%s\n", s);
-		free(s);
-	} else {
-		fprintf(stderr,
-			"wrote     %s: %llu tokens, %llu documents, %llu bytes "
-			"of text\n"
-			"plan      %llu steps x %d x %d tokens = %.2f passes "
-			"over the data\n"
-			"run       this (also %s/torchrun.sh), then punguza "
-			"eval/run/prune %s\n",
-			r->ids_path, (unsigned long long)r->tokens,
-			(unsigned long long)r->documents,
-			(unsigned long long)r->bytes,
-			(unsigned long long)h->steps, h->batch, h->ctx, passes,
-			plan_dir, out_dir);
-		printf("%s\n", r->command);
-	}
-	free(r);
-	return fflush(stdout) ? 1 : 0;
 }
