@@ -25,6 +25,7 @@
 #include "signals.h"
 #include "tokenizer.h"
 #include "vocab.h"
+#include "workbench.h"
 
 #define TEXT_MAX (1u << 30)
 #define CALIB_MAX_TOKENS 32768
@@ -84,18 +85,6 @@ static int show_progress(void *ctx, double done, const char *stage)
 	if (ctx)
 		fprintf(stderr, "\r\033[K%s %3.0f%%", stage, 100 * done);
 	return signals_progress(NULL, done, stage);
-}
-
-static const char *base_name(const char *path, char *buf, size_t cap)
-{
-	size_t n = strlen(path);
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	size_t s = n;
-	while (s > 0 && path[s - 1] != '/')
-		s--;
-	snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
-	return buf;
 }
 
 /* Encodes every file (BOS added per file) into one id array. */
@@ -658,7 +647,7 @@ int cmd_prune(int argc, char **argv)
 
 	/* export, with the recipe */
 	char name[256];
-	base_name(a.dir, name, sizeof name);
+	wb_source_name(a.dir, name, sizeof name);
 	snprintf(rec.source_name, sizeof rec.source_name, "%s", name);
 	rc = export_source_checksum(src, rec.source_checksum,
 				    sizeof rec.source_checksum, pp, &e);

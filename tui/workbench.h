@@ -284,6 +284,11 @@ struct workbench {
  * opens in plan-only mode. */
 int wb_open_dir(const char *dir, struct workbench **out, struct err *e);
 
+/* The name a model directory goes by: its last part, trailing slashes
+ * ignored ("models/inkubalm/" -> "inkubalm"). The workbench's title and a
+ * recipe's source_name (the explorer's and `punguza prune`'s). */
+void wb_source_name(const char *dir, char *buf, size_t cap);
+
 /* Opens a built-in geometry with no weights ("inkubalm-0.4b");
  * tokenizer_path (may be NULL) adds a tokenizer for the vocabulary screen. */
 int wb_open_preset(const char *preset, const char *tokenizer_path,
