@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pick.h"
 #include "recipe.h"
 #include "score.h"
 
@@ -201,26 +202,17 @@ int wb_apply_layer_ranking(struct workbench *wb, struct err *e)
 	if (n < 1 || n > L || L > 64)
 		return err_set(e, ERR_INVALID, "cannot keep %d of %d layers",
 			       n, L);
-	bool pick[64] = {0};
-	for (int k = 0; k < n; k++) { /* the n highest scores */
-		int best = -1;
-		for (int i = 0; i < L; i++)
-			if (!pick[i] &&
-			    (best < 0 || q->layer_score[i] > q->layer_score[best]))
-				best = i;
-		pick[best] = true;
-	}
-	int list[64], m = 0;
-	for (int i = 0; i < L; i++)
-		if (pick[i])
-			list[m++] = i;
-	struct prune_plan p;
-	int rc = prune_plan_copy(&p, &wb->plan, e);
+	/* the n highest scores, in source order */
+	int list[64];
+	int rc = pick_top(q->layer_score, L, n, list, e);
 	if (rc)
 		return rc;
+	struct prune_plan p;
+	if ((rc = prune_plan_copy(&p, &wb->plan, e)))
+		return rc;
 	p.layer_mode = PLAN_LAYERS_LIST;
-	p.n_layers = m;
-	if (!(rc = plan_set_layer_list(&p, list, m, e)))
+	p.n_layers = n;
+	if (!(rc = plan_set_layer_list(&p, list, n, e)))
 		rc = wb_set_plan(wb, &p, e);
 	prune_plan_free(&p);
 	return rc;
