@@ -40,7 +40,7 @@ int pick_cmp_int(const void *a, const void *b)
 
 /* k of 0..n-1 at random (partial Fisher-Yates), ascending, into out. */
 int pick_random(int n, int k, uint64_t seed, uint64_t stream, int *out,
-		       struct err *e)
+		struct err *e)
 {
 	int *all = malloc((size_t)n * sizeof *all);
 	if (!all)
@@ -74,8 +74,7 @@ static int cmp_scored(const void *a, const void *b)
 }
 
 /* The k highest scores (ties: lower index), ascending by index. */
-int pick_top(const double *score, int n, int k, int *out,
-		    struct err *e)
+int pick_top(const double *score, int n, int k, int *out, struct err *e)
 {
 	struct scored *v = malloc((size_t)n * sizeof *v);
 	if (!v)

@@ -488,8 +488,8 @@ int prune_select(const struct model *src, const struct prune_plan *plan,
 					 : "activation selection");
 			goto out;
 		}
-		if ((rc = calib_run(src, in->calib, in->n_calib,
-				     in->calib_ctx, &cal, prog, e)))
+		if ((rc = calib_run(src, in->calib, in->n_calib, in->calib_ctx,
+				    &cal, prog, e)))
 			goto out;
 	}
 	if ((rc = select_layers(src, &p, need_cal ? &cal : NULL, ix, e)))

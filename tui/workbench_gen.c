@@ -155,8 +155,9 @@ void wb_gen_view(struct workbench *wb, enum wb_side side,
 	out->tokens = !running && g->has_run && g->stats.new_tokens > g->tokens
 			      ? g->stats.new_tokens
 			      : g->tokens;
-	double end = running ? wb_now() : g->t_start + g->stats.prompt_seconds +
-						     g->stats.gen_seconds;
+	double end = running ? wb_now()
+			     : g->t_start + g->stats.prompt_seconds +
+				   g->stats.gen_seconds;
 	out->seconds = g->t_first ? end - g->t_first : 0;
 	if (!running && g->stats.gen_seconds > 0)
 		out->tok_per_s = g->stats.new_tokens / g->stats.gen_seconds;

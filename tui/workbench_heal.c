@@ -71,7 +71,7 @@ static int heal_fn(void *arg, const struct progress *prog, struct err *e)
 		o.stride = wb->eval_stride;
 		struct eval_result r;
 		if ((rc = wb_encode_file_lines(wb->tok, wb->heldout, &ids, &n,
-					    &bytes, &words, e)))
+					       &bytes, &words, e)))
 			return rc;
 		o.text_bytes = bytes;
 		o.prog = prog;

@@ -46,7 +46,7 @@ int wb_sub_report(void *ctx, double done, const char *stage)
 }
 
 int wb_task_begin(struct workbench *wb, enum wb_task kind,
-		      struct task_ctx **out, struct err *e)
+		  struct task_ctx **out, struct err *e)
 {
 	if (wb->plan_only)
 		return err_set(e, ERR_INVALID, "%s", wb->plan_only_why);
@@ -68,8 +68,8 @@ int wb_task_begin(struct workbench *wb, enum wb_task kind,
 	return 0;
 }
 
-int wb_task_launch(struct workbench *wb, enum wb_task kind,
-		       struct task_ctx *t, job_fn fn, struct err *e)
+int wb_task_launch(struct workbench *wb, enum wb_task kind, struct task_ctx *t,
+		   job_fn fn, struct err *e)
 {
 	int rc = job_start(&wb->task, fn, t, e);
 	if (rc) {

@@ -14,9 +14,8 @@
 
 /* The corpus files as one id sequence for calibration, each line a
  * document (eval_encode_lines), cut at max_tokens. */
-int wb_encode_corpus(const struct tokenizer *tok, char *const *paths,
-			 int n, size_t max_tokens, int **out, size_t *n_out,
-			 struct err *e)
+int wb_encode_corpus(const struct tokenizer *tok, char *const *paths, int n,
+		     size_t max_tokens, int **out, size_t *n_out, struct err *e)
 {
 	int *all = NULL;
 	size_t len = 0;
@@ -125,7 +124,7 @@ static int do_prepare(struct task_ctx *t, const struct progress *prog,
 				       "activation selection and layer ranking "
 				       "need a tokenizer and calibration text");
 		if ((rc = wb_encode_corpus(tok, wb->corpus, wb->n_corpus, 16384,
-					&calib, &n_calib, e)))
+					   &calib, &n_calib, e)))
 			return rc;
 		in.calib = calib;
 		in.n_calib = n_calib;

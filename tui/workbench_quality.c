@@ -27,8 +27,8 @@ static double count_words(const char *s, size_t n)
 /* Encodes a held-out file as eval_encode_lines does: a document per line
  * (BOS, line, EOS), the protocol the model card reports. */
 int wb_encode_file_lines(const struct tokenizer *tok, const char *path,
-			     int **ids, size_t *n, uint64_t *bytes,
-			     double *words, struct err *e)
+			 int **ids, size_t *n, uint64_t *bytes, double *words,
+			 struct err *e)
 {
 	char *text;
 	size_t tl;
@@ -64,12 +64,12 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 	uint64_t bytes;
 	double words;
 	if ((rc = wb_encode_file_lines(wb->tok, wb->heldout, &ids, &n, &bytes,
-				    &words, e)))
+				       &words, e)))
 		goto done;
 	/* the pruned side needs its own ids only when its vocabulary differs */
 	if (!t->q.has_kl && ptok != wb->tok &&
 	    (rc = wb_encode_file_lines(ptok, wb->heldout, &pids, &pn, &bytes,
-				    &words, e)))
+				       &words, e)))
 		goto done;
 	struct eval_opts o;
 	eval_defaults(&o);
@@ -92,8 +92,8 @@ static int quality_fn(void *arg, const struct progress *prog, struct err *e)
 	if (wb->n_corpus > 0) {
 		int *calib = NULL;
 		size_t nc = 0;
-		if ((rc = wb_encode_corpus(wb->tok, wb->corpus, wb->n_corpus, 4096,
-					&calib, &nc, e)))
+		if ((rc = wb_encode_corpus(wb->tok, wb->corpus, wb->n_corpus,
+					   4096, &calib, &nc, e)))
 			goto done;
 		struct prune_plan rank;
 		prune_plan_init(&rank);
@@ -143,8 +143,7 @@ done:
 }
 
 /* Quality results are remembered per plan and held-out text. */
-char *wb_quality_key(const char *plan_key, const char *heldout,
-			 bool healed)
+char *wb_quality_key(const char *plan_key, const char *heldout, bool healed)
 {
 	size_t a = strlen(plan_key), b = heldout ? strlen(heldout) : 0;
 	char *k = malloc(a + b + 10);
