@@ -415,3 +415,14 @@ void out_dir_abort(struct out_dir *d)
 		d->tmp[0] = '\0';
 	}
 }
+
+void path_base_name(const char *path, char *buf, size_t cap)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t s = n;
+	while (s > 0 && path[s - 1] != '/')
+		s--;
+	snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
+}

@@ -48,6 +48,11 @@ int path_exists(const char *path);
 /* 1 when path is a directory. */
 int path_is_dir(const char *path);
 
+/* The last part of a path, trailing slashes ignored ("models/inkubalm/"
+ * -> "inkubalm"), into buf (cut to cap). The name a model directory goes
+ * by: the explorer's title and a recipe's source_name. */
+void path_base_name(const char *path, char *buf, size_t cap);
+
 /* Resolves path as realpath(3) does (absolute, symlinks followed, no "."
  * or ".."), also when it does not exist yet: its longest existing prefix
  * is resolved and the rest appended, "." and ".." of the rest applied

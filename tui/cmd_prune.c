@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "apply.h"
-#include "calib.h"
+#include "calib_text.h"
 #include "cliopts.h"
 #include "commands.h"
 #include "eval.h"
@@ -86,18 +86,6 @@ static int show_progress(void *ctx, double done, const char *stage)
 	if (ctx)
 		fprintf(stderr, "\r\033[K%s %3.0f%%", stage, 100 * done);
 	return signals_progress(NULL, done, stage);
-}
-
-static const char *base_name(const char *path, char *buf, size_t cap)
-{
-	size_t n = strlen(path);
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	size_t s = n;
-	while (s > 0 && path[s - 1] != '/')
-		s--;
-	snprintf(buf, cap, "%.*s", (int)(n - s), path + s);
-	return buf;
 }
 
 static void geometry(const char *label, const struct config *c)
@@ -528,7 +516,7 @@ int cmd_prune(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
-		if ((rc = calib_encode_files(tok, files, nf, CALIB_MAX_TOKENS,
+		if ((rc = calib_text_encode(tok, files, nf, CALIB_MAX_TOKENS,
 					      &calib, &n_calib, &e)))
 			goto fail;
 		in.calib = calib;
@@ -593,7 +581,7 @@ int cmd_prune(int argc, char **argv)
 
 	/* export, with the recipe */
 	char name[256];
-	base_name(a.dir, name, sizeof name);
+	path_base_name(a.dir, name, sizeof name);
 	snprintf(rec.source_name, sizeof rec.source_name, "%s", name);
 	rc = export_source_checksum(src, rec.source_checksum,
 				    sizeof rec.source_checksum, pp, &e);

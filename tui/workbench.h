@@ -20,6 +20,10 @@
  *
  * Ownership: the workbench owns everything it points to; wb_free() cancels
  * and joins running work, then frees it all.
+ *
+ * The implementation is split by concern over tui/workbench*.c (the plan
+ * and knobs in workbench.c; opening, the job machinery and each job in
+ * its own file); tui/workbench_impl.h, private to them, lists the files.
  */
 #ifndef PUNGUZA_WORKBENCH_H
 #define PUNGUZA_WORKBENCH_H

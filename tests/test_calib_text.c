@@ -1,10 +1,10 @@
-/* Tests of calib: calibration files as one id sequence, BOS per file, cut
+/* Tests of calib_text: calibration files as one id sequence, BOS per file, cut
  * at max_tokens. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "calib.h"
+#include "calib_text.h"
 #include "fileio.h"
 #include "test.h"
 #include "tokenizer.h"
@@ -38,7 +38,7 @@ static void test_encode(const struct tokenizer *t)
 		return;
 	}
 	/* both files, BOS (as the template has it) per file */
-	CHECK(calib_encode_files(t, files, 2, 1 << 20, &ids, &n, &e) == 0);
+	CHECK(calib_text_encode(t, files, 2, 1 << 20, &ids, &n, &e) == 0);
 	CHECK_EQ_INT((long)n, (long)(na + nb));
 	if (n == na + nb) {
 		CHECK(!memcmp(ids, va, na * sizeof *ids));
@@ -47,17 +47,17 @@ static void test_encode(const struct tokenizer *t)
 	CHECK(na > 0 && ids && ids[0] == va[0]);
 	free(ids);
 	/* cut inside the second file */
-	CHECK(calib_encode_files(t, files, 2, na + 1, &ids, &n, &e) == 0);
+	CHECK(calib_text_encode(t, files, 2, na + 1, &ids, &n, &e) == 0);
 	CHECK_EQ_INT((long)n, (long)(na + 1));
 	if (n == na + 1)
 		CHECK(ids[na] == vb[0]);
 	free(ids);
 	/* no files: nothing */
-	CHECK(calib_encode_files(t, files, 0, 100, &ids, &n, &e) == 0);
+	CHECK(calib_text_encode(t, files, 0, 100, &ids, &n, &e) == 0);
 	CHECK(ids == NULL && n == 0);
 	/* a missing file is an error naming it */
 	const char *bad[1] = {"/nonexistent/calib.txt"};
-	CHECK(calib_encode_files(t, bad, 1, 100, &ids, &n, &e) != 0);
+	CHECK(calib_text_encode(t, bad, 1, 100, &ids, &n, &e) != 0);
 	CHECK(ids == NULL && n == 0);
 	CHECK(strstr(e.msg, "/nonexistent/calib.txt") != NULL);
 	free(va);
