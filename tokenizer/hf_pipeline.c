@@ -21,7 +21,7 @@ static bool jbool(const cJSON *o, const char *key, bool def)
 }
 
 int hf_parse_normalizer(struct tokenizer *t, const cJSON *j,
-			    const char *path, int depth, struct err *e)
+			const char *path, int depth, struct err *e)
 {
 	if (!j || cJSON_IsNull(j))
 		return 0;
@@ -119,7 +119,7 @@ static int parse_prepend(const cJSON *j, enum tok_prepend *p)
 }
 
 int hf_parse_pretok(struct tokenizer *t, const cJSON *j, const char *path,
-			struct err *e)
+		    struct err *e)
 {
 	if (!j || cJSON_IsNull(j))
 		return 0;
@@ -197,7 +197,7 @@ int hf_ids_append(int **v, size_t *n, int id)
 }
 
 int hf_parse_post(struct tokenizer *t, const cJSON *j, const char *path,
-		      struct err *e)
+		  struct err *e)
 {
 	if (!j || cJSON_IsNull(j))
 		return 0;
@@ -252,7 +252,7 @@ int hf_parse_post(struct tokenizer *t, const cJSON *j, const char *path,
 }
 
 int hf_parse_decoder(struct tokenizer *t, const cJSON *j, const char *path,
-			 int depth, struct err *e)
+		     int depth, struct err *e)
 {
 	if (!j || cJSON_IsNull(j))
 		return 0;
@@ -334,7 +334,7 @@ int hf_parse_decoder(struct tokenizer *t, const cJSON *j, const char *path,
 }
 
 int hf_parse_added(struct tokenizer *t, const cJSON *j, const char *path,
-		       struct err *e)
+		   struct err *e)
 {
 	if (!j || cJSON_IsNull(j))
 		return 0;

@@ -10,8 +10,6 @@
 #include "tok_impl.h"
 #include "tokenizer.h"
 
-/* --- encode ----------------------------------------------------------- */
-
 static uint32_t cp_at(const char *s, size_t i, size_t *len)
 {
 	return utf8_decode((const unsigned char *)s + i, len);

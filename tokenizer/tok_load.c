@@ -16,8 +16,6 @@
 #include "tok_impl.h"
 #include "tokenizer.h"
 
-/* --- load / free ------------------------------------------------------ */
-
 void tok_impl_clear(struct tokenizer *t)
 {
 	bpe_free(&t->bpe);

@@ -6,8 +6,6 @@
 #include "tok_impl.h"
 #include "tokenizer.h"
 
-/* --- vocabulary ------------------------------------------------------- */
-
 int tok_vocab_size(const struct tokenizer *t)
 {
 	return t->bpe.n_vocab;
