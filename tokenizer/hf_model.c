@@ -110,14 +110,10 @@ static int parse_vocab(struct jc *c, struct hf_model *m)
 			return c->e ? c->e->code : ERR_FORMAT;
 		if (vocab_push(m, m->scratch.p, m->scratch.n, id, c))
 			return c->e ? c->e->code : ERR_FORMAT;
-		int d = jc_peek(c);
-		c->i++;
-		if (d == ',')
-			continue;
-		if (d == '}')
-			return 0;
-		c->i--;
-		return jc_fail(c, "expected ',' or '}' in vocab");
+		bool more;
+		int rc = jc_next(c, '}', "expected ',' or '}' in vocab", &more);
+		if (rc || !more)
+			return rc;
 	}
 }
 
@@ -167,15 +163,10 @@ static int parse_merges(struct jc *c, struct hf_model *m)
 			rc = jc_fail(c, "a merge must be \"a b\" or [\"a\", \"b\"]");
 			break;
 		}
-		int d = jc_peek(c);
-		c->i++;
-		if (d == ',')
-			continue;
-		if (d == ']')
+		bool more;
+		rc = jc_next(c, ']', "expected ',' or ']' in merges", &more);
+		if (rc || !more)
 			break;
-		c->i--;
-		rc = jc_fail(c, "expected ',' or ']' in merges");
-		break;
 	}
 	free(right.p);
 	return rc;
@@ -262,15 +253,10 @@ int hf_model_read(struct jc *c, struct tokenizer *t, struct hf_model *m)
 		}
 		if (rc)
 			break;
-		int d = jc_peek(c);
-		c->i++;
-		if (d == ',')
-			continue;
-		if (d == '}')
+		bool more;
+		rc = jc_next(c, '}', "expected ',' or '}' in model", &more);
+		if (rc || !more)
 			break;
-		c->i--;
-		rc = jc_fail(c, "expected ',' or '}' in model");
-		break;
 	}
 	free(key.p);
 	return rc;

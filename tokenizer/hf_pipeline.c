@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "tok_impl.h"
 
 const char *hf_json_str(const cJSON *o, const char *key)

@@ -94,15 +94,11 @@ int hf_load_json_text(struct tokenizer *t, const char *data, size_t len,
 					sp->n = c.i - start;
 				}
 			}
-			int d = jc_peek(&c);
-			c.i++;
-			if (d == ',')
-				continue;
-			if (d == '}')
+			bool more;
+			if ((rc = jc_next(&c, '}', "expected ',' or '}'", &more)))
+				goto out;
+			if (!more)
 				break;
-			c.i--;
-			rc = jc_fail(&c, "expected ',' or '}'");
-			goto out;
 		}
 	}
 	if (jc_peek(&c) != -1) {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "normalize.h"
+#include "text.h"
 
 #define JSON_MAX_DEPTH 64
 
@@ -69,24 +69,13 @@ int jc_expect(struct jc *c, char ch)
 	return 0;
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static int jc_hex4(struct jc *c, uint32_t *v)
 {
 	if (c->n - c->i < 4)
 		return jc_fail(c, "short \\u escape");
 	uint32_t x = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval((unsigned char)c->s[c->i + (size_t)k]);
+		int h = hex_digit((unsigned char)c->s[c->i + (size_t)k]);
 		if (h < 0)
 			return jc_fail(c, "bad \\u escape");
 		x = x << 4 | (uint32_t)h;
@@ -213,16 +202,11 @@ int jc_skip(struct jc *c, int depth)
 			}
 			if (jc_skip(c, depth + 1))
 				return ERR_FORMAT;
-			int d = jc_peek(c);
-			if (d == ',') {
-				c->i++;
-				continue;
-			}
-			if (d == close) {
-				c->i++;
-				return 0;
-			}
-			return jc_fail(c, "expected ',' or a closing bracket");
+			bool more;
+			int rc = jc_next(c, close,
+					 "expected ',' or a closing bracket", &more);
+			if (rc || !more)
+				return rc;
 		}
 	}
 	if (ch < 0)
@@ -274,4 +258,15 @@ int jc_int(struct jc *c, long long *v)
 		return jc_fail(c, "expected an integer");
 	*v = neg ? -x : x;
 	return 0;
+}
+
+int jc_next(struct jc *c, char close, const char *what, bool *more)
+{
+	int d = jc_peek(c);
+	c->i++;
+	*more = d == ',';
+	if (d == ',' || d == (unsigned char)close)
+		return 0;
+	c->i--;
+	return jc_fail(c, what);
 }

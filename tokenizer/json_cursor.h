@@ -49,6 +49,11 @@ int jc_expect(struct jc *c, char ch); /* consumes ch or fails */
 /* Reads a string (cursor at the opening quote) into out (reset first). */
 int jc_string(struct jc *c, struct buf *out);
 
+/* After a member or an element: consumes ',' (*more true: another
+ * follows) or close (*more false: the end); anything else fails with what
+ * ("expected ',' or '}' in vocab"). */
+int jc_next(struct jc *c, char close, const char *what, bool *more);
+
 /* Skips one value of any kind (depth: its nesting level). */
 int jc_skip(struct jc *c, int depth);
 

@@ -12,6 +12,7 @@
 #include "spm_impl.h"
 #include "spm_proto.h"
 #include "spm_text.h"
+#include "text.h"
 
 #define SPM_MAX_FILE (1u << 30)
 #define SPM_MAX_PIECE 8000 /* SentencePiece's kMaxPieceSize */
@@ -40,22 +41,11 @@ void spm_free(struct spm *m)
 	free(m);
 }
 
-static char *dup_n(const void *s, size_t n)
-{
-	char *r = malloc(n + 1);
-	if (r) {
-		if (n)
-			memcpy(r, s, n);
-		r[n] = '\0';
-	}
-	return r;
-}
-
 static int set_str(struct spm *m, char **dst, const struct pb_field *f,
 		   struct err *e)
 {
 	free(*dst);
-	*dst = dup_n(f->data, f->len);
+	*dst = bytes_dup(f->data, f->len);
 	if (!*dst)
 		return err_set(e, ERR_NOMEM, "'%s': out of memory", m->name);
 	return 0;
@@ -447,7 +437,7 @@ int spm_load_buffer(const void *data, size_t len, const char *name,
 	struct spm *m = calloc(1, sizeof *m);
 	if (!m)
 		return err_set(e, ERR_NOMEM, "'%s': out of memory", name);
-	m->name = dup_n(name, strlen(name));
+	m->name = bytes_dup(name, strlen(name));
 	m->buf = malloc(len ? len : 1);
 	if (!m->name || !m->buf) {
 		spm_free(m);
@@ -480,7 +470,7 @@ int spm_load_file(const char *path, struct spm **out, struct err *e)
 	}
 	m->buf = (unsigned char *)buf;
 	m->len = len;
-	m->name = dup_n(path, strlen(path));
+	m->name = bytes_dup(path, strlen(path));
 	if (!m->name) {
 		spm_free(m);
 		return err_set(e, ERR_NOMEM, "'%s': out of memory", path);

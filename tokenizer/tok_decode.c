@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "tok_impl.h"
 #include "tokenizer.h"
 
@@ -51,24 +52,13 @@ static int tlist_push(struct tlist *l, const char *s, size_t n)
 	return 0;
 }
 
-static int hexval_dec(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* ByteFallback's test: exactly "<0x" + 2 chars + ">" that Rust's
  * u8::from_str_radix(.., 16) accepts (which allows a leading '+'). */
 static int byte_piece(const char *s, size_t n)
 {
 	if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>')
 		return -1;
-	int h = hexval_dec(s[3]), l = hexval_dec(s[4]);
+	int h = hex_digit(s[3]), l = hex_digit(s[4]);
 	if (s[3] == '+' && l >= 0)
 		return l;
 	if (h < 0 || l < 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "tok_impl.h"
 #include "tokenizer.h"
 
