@@ -56,8 +56,10 @@ int hf_load_config(struct tokenizer *t, const char *path, struct err *e)
 				       add_bos && t->bos_id < 0 ? "bos" : "eos");
 		}
 		t->n_tpl_pre = t->n_tpl_post = 0;
-		if ((add_bos && hf_ids_append(&t->tpl_pre, &t->n_tpl_pre, t->bos_id)) ||
-		    (add_eos && hf_ids_append(&t->tpl_post, &t->n_tpl_post, t->eos_id))) {
+		if ((add_bos &&
+		     hf_ids_append(&t->tpl_pre, &t->n_tpl_pre, t->bos_id)) ||
+		    (add_eos &&
+		     hf_ids_append(&t->tpl_post, &t->n_tpl_post, t->eos_id))) {
 			cJSON_Delete(j);
 			return err_set(e, ERR_NOMEM, "out of memory");
 		}

@@ -280,7 +280,7 @@ static int bpe_range(const struct spm *m, struct scratch *s, size_t a,
 				return ERR_NOMEM;
 		} else if (res_push(s, y->start, y->len,
 				    spm_piece_to_id(m, s->norm.p + y->start,
-						y->len))) {
+						    y->len))) {
 			return ERR_NOMEM;
 		}
 	}
@@ -588,7 +588,7 @@ int spm_encode_state(const struct spm *m, const char *text, size_t len,
 		st->scratch = s;
 	}
 	rc = spm_norm_apply(m, &m->norm, 1, m->info.treat_whitespace_as_suffix,
-		       text, len, &s->norm);
+			    text, len, &s->norm);
 	s->out = NULL;
 	s->prev_unk = 0;
 	/* BPE without UNUSED pieces keeps its spans in text order and never

@@ -113,7 +113,7 @@ int spm_norm_apply(const struct spm *m, const struct spm_norm *ns,
 		return ERR_NOMEM;
 	if (!ws_suffix && ns->add_dummy_prefix) {
 		if (spm_sb_put(b, ns->escape_whitespaces ? kSpace : " ",
-			   ns->escape_whitespaces ? 3 : 1))
+			       ns->escape_whitespaces ? 3 : 1))
 			return ERR_NOMEM;
 	}
 	int prev_space = ns->remove_extra_whitespaces;
@@ -149,7 +149,7 @@ int spm_norm_apply(const struct spm *m, const struct spm_norm *ns,
 	}
 	if (ws_suffix && ns->add_dummy_prefix) {
 		if (spm_sb_put(b, ns->escape_whitespaces ? kSpace : " ",
-			   ns->escape_whitespaces ? 3 : 1))
+			       ns->escape_whitespaces ? 3 : 1))
 			return ERR_NOMEM;
 	}
 	return 0;
@@ -161,7 +161,7 @@ int spm_normalize(const struct spm *m, const char *text, size_t len,
 	struct sbuf b = {0};
 	*out = NULL;
 	if (spm_norm_apply(m, &m->norm, 1, m->info.treat_whitespace_as_suffix,
-		      text, len, &b) || spm_sb_put(&b, "", 1)) {
+			   text, len, &b) || spm_sb_put(&b, "", 1)) {
 		free(b.p);
 		return err_set(e, ERR_NOMEM, "'%s': out of memory", m->name);
 	}
