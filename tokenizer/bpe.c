@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "normalize.h"
+#include "text.h"
 
 void bpe_init(struct bpe *b)
 {

@@ -1,8 +1,8 @@
 /*
- * normalize — UTF-8 helpers and the normalizer pipeline of a Hugging Face
- * tokenizer.json (Sequence, Prepend, Replace with a string pattern,
- * NFC/NFD/NFKC/NFKD via utf8proc, Strip, Lowercase), with the semantics of
- * the `tokenizers` library:
+ * normalize — the normalizer pipeline of a Hugging Face tokenizer.json
+ * (Sequence, Prepend, Replace with a string pattern, NFC/NFD/NFKC/NFKD via
+ * utf8proc, Strip, Lowercase), with the semantics of the `tokenizers`
+ * library:
  *   Prepend    prepends its string unless the text is empty;
  *   Replace    replaces every non-overlapping occurrence, left to right;
  *   Strip      removes Unicode White_Space at the left and/or right end;
@@ -10,7 +10,7 @@
  *              context): utf8proc_tolower plus U+0130 -> "i\u0307".
  *
  * Every input here is valid UTF-8 (tok_encode sanitizes first, see
- * utf8_sanitize). Outputs are malloc'd and owned by the caller.
+ * utf8_sanitize in text.h). Outputs are malloc'd and owned by the caller.
  */
 #ifndef PUNGUZA_NORMALIZE_H
 #define PUNGUZA_NORMALIZE_H
@@ -57,35 +57,5 @@ int normalizer_add(struct normalizer *nz, enum norm_kind kind, const char *a,
  * buffer *out of *out_len bytes. */
 int normalizer_apply(const struct normalizer *nz, const char *in, size_t len,
 		     char **out, size_t *out_len, struct err *e);
-
-/* --- UTF-8 ----------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence starting at s (1..4), or 0 when the
- * bytes at s (at most n) do not start one. Rejects overlongs, surrogates
- * and code points above U+10FFFF, as the WHATWG decoder does. */
-size_t utf8_valid_len(const unsigned char *s, size_t n);
-
-/* Decodes the valid sequence at s (n >= its length); returns the code point
- * and stores the length in *len. Call only after utf8_valid_len. */
-uint32_t utf8_decode(const unsigned char *s, size_t *len);
-
-/* Encodes cp into out (4 bytes room); returns the length. */
-size_t utf8_encode(uint32_t cp, char *out);
-
-/* Replaces every maximal invalid subpart of in[0..len) by U+FFFD (the
- * WHATWG "utf-8 decode" rule, which is what a JavaScript or Python caller
- * of the reference tokenizers sees). Returns 0 and *out = NULL when in is
- * valid already, 1 with a malloc'd NUL-terminated copy otherwise, or a
- * negative ERR_* code. */
-int utf8_sanitize(const char *in, size_t len, char **out, size_t *out_len,
-		  struct err *e);
-
-/* Unicode White_Space (Rust char::is_whitespace, regex \s). */
-bool uni_is_space(uint32_t cp);
-
-/* Regex \w in Rust's regex crate: alphabetic, marks, decimal numbers,
- * connector punctuation, join controls (approximated with utf8proc
- * categories). */
-bool uni_is_word(uint32_t cp);
 
 #endif

@@ -58,6 +58,12 @@
  * only come out of encoding if a single character is itself a control
  * piece; SentencePiece then fails the whole Encode, we emit its id.
  *
+ * Files: spm_load.c (ModelProto -> struct spm, accessors), spm_proto.c
+ * (the wire format), spm_lookup.c (pieces by their bytes), spm_normalize.c,
+ * spm_encode.c, spm_decode.c, spm_write.c, spm_text.c (SentencePiece's
+ * UTF-8 rules, a byte buffer); struct spm's layout is private to them
+ * (spm_impl.h).
+ *
  * Ownership: a struct spm owns everything it points to; strings it returns
  * live as long as the model.  A loaded model is read-only, so one model may
  * encode from many threads, each with its own struct spm_state.

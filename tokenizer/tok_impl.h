@@ -1,15 +1,23 @@
 /*
- * tok_impl — the inside of struct tokenizer, shared by tokenizer.c (encode,
- * decode, façade), hfjson.c (tokenizer.json loader) and, once wired, the
- * SentencePiece backend and the vocabulary editor. Not for other modules.
+ * tok_impl — the inside of struct tokenizer: its layout and the types it
+ * needs (added tokens, pre-tokenizer, decoder ops). Private to the
+ * tokenizer's files: the loaders fill it (hfjson.c and its parts,
+ * hf_config.c, tok_load.c for a SentencePiece model), tok_encode.c,
+ * tok_decode.c and tok_query.c read it, and the vocabulary editor
+ * (vocab.c) builds tokenizers with tok_from_json_text / tok_from_spm.
+ * Not for other modules. It includes the public tokenizer.h (for enum
+ * tok_kind); tokenizer.h never includes it, and no file named tokenizer.c
+ * exists, so the include graph has no circle.
  *
  * Adding a backend: add its state below (as `struct spm *spm`), set kind,
- * and dispatch on t->kind in tok_encode / tok_decode / the streaming
- * decoder of tokenizer.c. The vocabulary (struct bpe: pieces, ids, flags,
- * byte ids, merges) is filled by every backend, so the vocabulary
- * accessors need no dispatch: TOK_SPM fills it from the model's pieces
- * (and, for a BPE model, merges derived from them; see tokenizer.h) and
- * never runs bpe_encode_word on it.
+ * and dispatch on t->kind in tok_encode (tok_encode.c), in decode_impl and
+ * the streaming decoder (tok_decode.c). The vocabulary (struct bpe:
+ * pieces, ids, flags, byte ids, merges) is filled by every backend, so the
+ * vocabulary accessors need no dispatch: TOK_SPM fills it from the model's
+ * pieces (and, for a BPE model, merges derived from them; see tokenizer.h)
+ * and never runs bpe_encode_word on it.
+ *
+ * Ownership: a struct tokenizer owns every pointer in it (tok_free).
  */
 #ifndef PUNGUZA_TOK_IMPL_H
 #define PUNGUZA_TOK_IMPL_H
@@ -107,25 +115,16 @@ struct tokenizer {
 	size_t src_json_len;
 };
 
-/* hfjson.c: fills t (kind TOK_HF_BPE) from a tokenizer.json file. */
-int hf_load_json(struct tokenizer *t, const char *path, struct err *e);
+/* tok_load.c: frees the members, keeps t. */
+void tok_impl_clear(struct tokenizer *t);
 
-/* hfjson.c: applies tokenizer_config.json (when present) to t. */
-int hf_load_config(struct tokenizer *t, const char *path, struct err *e);
-
-/* hfjson.c: the same from a buffer (name is used in messages). */
-int hf_load_json_text(struct tokenizer *t, const char *data, size_t len,
-		      const char *name, struct err *e);
-
-void tok_impl_clear(struct tokenizer *t); /* frees the members, keeps t */
-
-/* tokenizer.c: a tokenizer of kind TOK_SPM around m (taken over: freed on
+/* tok_load.c: a tokenizer of kind TOK_SPM around m (taken over: freed on
  * failure too); name is what tok_path returns. BOS added when the model
  * has a bos piece, no EOS (tokenizer_config.json is not read). */
 int tok_from_spm(struct spm *m, const char *name, struct tokenizer **out,
 		 struct err *e);
 
-/* tokenizer.c: a tokenizer of kind TOK_HF_BPE from tokenizer.json text. */
+/* tok_load.c: a tokenizer of kind TOK_HF_BPE from tokenizer.json text. */
 int tok_from_json_text(const char *json, size_t len, const char *name,
 		       struct tokenizer **out, struct err *e);
 

@@ -2,9 +2,13 @@
  * tokenizer — the one tokenizer API every other module uses: load,
  * encode, decode (batch and streaming), vocabulary queries, merge list.
  *
- * Backends: a Hugging Face tokenizer.json with a BPE model (this file's
- * implementation, tokenizer.c + hfjson.c + bpe.c + normalize.c), and a
- * SentencePiece tokenizer.model (spm.c; kind TOK_SPM).
+ * Backends: a Hugging Face tokenizer.json with a BPE model (hfjson.h,
+ * bpe.h, normalize.h), and a SentencePiece tokenizer.model (spm.h; kind
+ * TOK_SPM). This header is implemented by tok_load.c (load, dispatch by
+ * file type, free), tok_encode.c, tok_decode.c (batch and streaming) and
+ * tok_query.c (vocabulary, merges, provenance), over the private layout
+ * of struct tokenizer in tok_impl.h (which includes this header, never
+ * the other way round).
  *
  * SentencePiece (TOK_SPM) follows SentencePiece's own semantics: encode is
  * spm_encode plus the template's BOS/EOS (add_special): BOS when the model
