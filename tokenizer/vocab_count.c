@@ -242,39 +242,18 @@ enum csv_state { CS_START, CS_PLAIN, CS_QUOTED, CS_QQ };
 static enum csv_state csv_step(enum csv_state s, char ch, bool *end)
 {
 	*end = false;
-	switch (s) {
-	case CS_START:
-		if (ch == '"')
-			return CS_QUOTED;
-		if (ch == ',')
-			return CS_START;
-		if (ch == '\n') {
-			*end = true;
-			return CS_START;
-		}
-		return CS_PLAIN;
-	case CS_PLAIN:
-		if (ch == ',')
-			return CS_START;
-		if (ch == '\n') {
-			*end = true;
-			return CS_START;
-		}
-		return CS_PLAIN;
-	case CS_QUOTED:
+	if (s == CS_QUOTED)
 		return ch == '"' ? CS_QQ : CS_QUOTED;
-	case CS_QQ:
-		if (ch == '"')
-			return CS_QUOTED;
-		if (ch == ',')
-			return CS_START;
-		if (ch == '\n') {
-			*end = true;
-			return CS_START;
-		}
-		return ch == '\r' ? CS_QQ : CS_PLAIN;
+	/* outside quotes a comma ends the field, a newline the record */
+	if (ch == ',' || ch == '\n') {
+		*end = ch == '\n';
+		return CS_START;
 	}
-	return s;
+	/* a quote opens a field (CS_START) or is an escaped one (CS_QQ);
+	 * inside a plain field it is data */
+	if (ch == '"' && s != CS_PLAIN)
+		return CS_QUOTED;
+	return s == CS_QQ && ch == '\r' ? CS_QQ : CS_PLAIN;
 }
 
 /* Parses the header plus buf[hlen..end) with csv_parse and counts the

@@ -56,6 +56,18 @@ int vocab_copy_template(struct tokenizer *d, const struct tokenizer *s,
 	return 0;
 }
 
+/* The tokenizer of the SentencePiece model bytes buf (freed here). */
+static int tok_from_model(unsigned char *buf, size_t len, const char *name,
+			  struct tokenizer **d, struct err *e)
+{
+	struct spm *m;
+	int rc = spm_load_buffer(buf, len, name, &m, e);
+	free(buf);
+	if (rc)
+		return rc;
+	return tok_from_spm(m, name, d, e);
+}
+
 int vocab_rewrite(const struct tokenizer *t, const struct vocab_keep *k,
 		  struct tokenizer **out, struct err *e)
 {
@@ -69,15 +81,10 @@ int vocab_rewrite(const struct tokenizer *t, const struct vocab_keep *k,
 	if (t->kind == TOK_SPM) {
 		unsigned char *buf;
 		size_t len;
-		struct spm *m;
 		if ((rc = spm_write_buffer(t->spm, k->keep, (size_t)k->n_keep,
 					   &buf, &len, e)))
 			return rc;
-		rc = spm_load_buffer(buf, len, name, &m, e);
-		free(buf);
-		if (rc)
-			return rc;
-		if ((rc = tok_from_spm(m, name, &d, e)))
+		if ((rc = tok_from_model(buf, len, name, &d, e)))
 			return rc;
 	} else {
 		char *json, ex[8];
@@ -91,27 +98,19 @@ int vocab_rewrite(const struct tokenizer *t, const struct vocab_keep *k,
 		if (missing && sib) {
 			/* no tokenizer.json is written (vocab_write_files):
 			 * the model's semantics */
-			struct spm *m;
 			free(json);
-			rc = spm_load_buffer(mb, ml, name, &m, e);
-			free(mb);
-			if (rc || (rc = tok_from_spm(m, name, &d, e)))
+			if ((rc = tok_from_model(mb, ml, name, &d, e)))
 				return rc;
-			if ((rc = vocab_copy_template(d, t, k, e))) {
-				tok_free(d);
+		} else {
+			free(mb);
+			rc = tok_from_json_text(json, len, name, &d, e);
+			if (rc) {
+				free(json);
 				return rc;
 			}
-			*out = d;
-			return 0;
+			d->src_json = json;
+			d->src_json_len = len;
 		}
-		free(mb);
-		rc = tok_from_json_text(json, len, name, &d, e);
-		if (rc) {
-			free(json);
-			return rc;
-		}
-		d->src_json = json;
-		d->src_json_len = len;
 	}
 	if ((rc = vocab_copy_template(d, t, k, e))) {
 		tok_free(d);

@@ -102,6 +102,22 @@ cJSON *vocab_merge_item(const struct tokenizer *t, int l, int r, bool pairs)
 	return x;
 }
 
+/* Whether the file's merges om are ["a", "b"] pairs (else "a b"). */
+static bool merges_are_pairs(const cJSON *om)
+{
+	return cJSON_IsArray(om) && om->child && cJSON_IsArray(om->child);
+}
+
+/* nm (owned by model from here) in place of model's merges om, or added
+ * when there were none. */
+static void set_merges(cJSON *model, cJSON *om, cJSON *nm)
+{
+	if (om)
+		cJSON_ReplaceItemInObjectCaseSensitive(model, "merges", nm);
+	else
+		cJSON_AddItemToObject(model, "merges", nm);
+}
+
 /* The source's directory, for a tokenizer.model beside a tokenizer.json. */
 static int sibling(const struct tokenizer *t, const char *name, char *buf,
 		   size_t cap)
@@ -219,9 +235,7 @@ static int filtered_json_text(const struct tokenizer *t,
 			rc = err_set(e, ERR_NOMEM, "out of memory");
 			goto out;
 		}
-	bool pairs = false;
-	if (cJSON_IsArray(om) && om->child && cJSON_IsArray(om->child))
-		pairs = true;
+	bool pairs = merges_are_pairs(om);
 	size_t n_merges = tok_merge_count(t);
 	for (size_t r = 0; r < n_merges; r++) {
 		int a, b, c;
@@ -242,10 +256,7 @@ static int filtered_json_text(const struct tokenizer *t,
 	}
 	cJSON_ReplaceItemInObjectCaseSensitive(model, "vocab", nv);
 	nv = NULL;
-	if (om)
-		cJSON_ReplaceItemInObjectCaseSensitive(model, "merges", nm);
-	else
-		cJSON_AddItemToObject(model, "merges", nm);
+	set_merges(model, om, nm);
 	nm = NULL;
 	/* added tokens: new ids; a dropped one goes */
 	cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
@@ -370,7 +381,7 @@ static int merges_from_model(cJSON *root, const unsigned char *buf, size_t len,
 		return rc;
 	cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
 	cJSON *om = cJSON_GetObjectItemCaseSensitive(model, "merges");
-	bool pairs = cJSON_IsArray(om) && om->child && cJSON_IsArray(om->child);
+	bool pairs = merges_are_pairs(om);
 	cJSON *nm = cJSON_CreateArray();
 	if (!nm)
 		rc = err_set(e, ERR_NOMEM, "out of memory");
@@ -389,10 +400,7 @@ static int merges_from_model(cJSON *root, const unsigned char *buf, size_t len,
 		cJSON_Delete(nm);
 		return rc;
 	}
-	if (om)
-		cJSON_ReplaceItemInObjectCaseSensitive(model, "merges", nm);
-	else
-		cJSON_AddItemToObject(model, "merges", nm);
+	set_merges(model, om, nm);
 	return 0;
 }
 

@@ -18,21 +18,14 @@ static cJSON *j_replace(const char *pat, const char *content)
 	return r;
 }
 
-static cJSON *j_special(const char *piece, int type_id)
+/* A TemplateProcessing item: {kind: {"id": id, "type_id": type_id}}, kind
+ * "SpecialToken" (id a piece) or "Sequence" (id "A" or "B"). */
+static cJSON *j_tpl_item(const char *kind, const char *id, int type_id)
 {
 	cJSON *o = cJSON_CreateObject(), *s = cJSON_CreateObject();
-	cJSON_AddStringToObject(s, "id", piece);
+	cJSON_AddStringToObject(s, "id", id);
 	cJSON_AddNumberToObject(s, "type_id", type_id);
-	cJSON_AddItemToObject(o, "SpecialToken", s);
-	return o;
-}
-
-static cJSON *j_seq(const char *which, int type_id)
-{
-	cJSON *o = cJSON_CreateObject(), *s = cJSON_CreateObject();
-	cJSON_AddStringToObject(s, "id", which);
-	cJSON_AddNumberToObject(s, "type_id", type_id);
-	cJSON_AddItemToObject(o, "Sequence", s);
+	cJSON_AddItemToObject(o, kind, s);
 	return o;
 }
 
@@ -42,7 +35,8 @@ static void tpl_add(cJSON *arr, const struct tokenizer *t, const int *ids,
 	for (size_t i = 0; i < n; i++) {
 		char *p = vocab_piece_dup(t, ids[i]);
 		if (p)
-			cJSON_AddItemToArray(arr, j_special(p, type_id));
+			cJSON_AddItemToArray(
+			    arr, j_tpl_item("SpecialToken", p, type_id));
 		free(p);
 	}
 }
@@ -125,14 +119,14 @@ int vocab_spm_to_hf_json(const struct tokenizer *t, char **json, size_t *len,
 	cJSON_AddStringToObject(post, "type", "TemplateProcessing");
 	cJSON *single = cJSON_AddArrayToObject(post, "single");
 	tpl_add(single, t, t->tpl_pre, t->n_tpl_pre, 0);
-	cJSON_AddItemToArray(single, j_seq("A", 0));
+	cJSON_AddItemToArray(single, j_tpl_item("Sequence", "A", 0));
 	tpl_add(single, t, t->tpl_post, t->n_tpl_post, 0);
 	cJSON *pair = cJSON_AddArrayToObject(post, "pair");
 	tpl_add(pair, t, t->tpl_pre, t->n_tpl_pre, 0);
-	cJSON_AddItemToArray(pair, j_seq("A", 0));
+	cJSON_AddItemToArray(pair, j_tpl_item("Sequence", "A", 0));
 	tpl_add(pair, t, t->tpl_post, t->n_tpl_post, 0);
 	tpl_add(pair, t, t->tpl_pre, t->n_tpl_pre, 1);
-	cJSON_AddItemToArray(pair, j_seq("B", 1));
+	cJSON_AddItemToArray(pair, j_tpl_item("Sequence", "B", 1));
 	tpl_add(pair, t, t->tpl_post, t->n_tpl_post, 1);
 	cJSON *sp = cJSON_AddObjectToObject(post, "special_tokens");
 	for (size_t i = 0; i < t->n_tpl_pre + t->n_tpl_post; i++) {
