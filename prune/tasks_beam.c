@@ -11,14 +11,9 @@
 /* Natural-log softmax of logits into lp (V). */
 static void log_softmax(const float *logits, float *lp, int V)
 {
-	float mx = logits[0];
-	for (int i = 1; i < V; i++)
-		if (logits[i] > mx)
-			mx = logits[i];
-	double s = 0;
-	for (int i = 0; i < V; i++)
-		s += exp((double)logits[i] - mx);
-	double lse = mx + log(s);
+	float mx;
+	double ls = tasks_log_norm(logits, V, &mx);
+	double lse = mx + ls;
 	for (int i = 0; i < V; i++)
 		lp[i] = (float)(logits[i] - lse);
 }

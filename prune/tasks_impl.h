@@ -69,6 +69,11 @@ char *tasks_trimmed(const char *s, size_t n);
  * lookup; NULL (with ERR_NOMEM in e) when out of memory. */
 int *tasks_sorted_ids(const struct tasks_data *d, struct err *e);
 
+/* log of the softmax's normaliser over V logits, split as the max (in
+ * *mx) plus log(sum exp(logit - max)) (returned): the label and beam
+ * scorers subtract them in that order (tasks_runner.c). */
+double tasks_log_norm(const float *logits, int V, float *mx);
+
 /* Cache i holds at least `need` positions (tasks_runner.c). */
 int tasks_ensure_state(struct tasks_runner *r, int i, int need, struct err *e);
 /* Drops tokens after the first so that n + room <= ctx; returns how many

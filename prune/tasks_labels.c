@@ -9,14 +9,9 @@
 
 static double log_prob(const float *logits, int V, int tok)
 {
-	float mx = logits[0];
-	for (int i = 1; i < V; i++)
-		if (logits[i] > mx)
-			mx = logits[i];
-	double s = 0;
-	for (int i = 0; i < V; i++)
-		s += exp((double)logits[i] - mx);
-	return (double)logits[tok] - mx - log(s);
+	float mx;
+	double ls = tasks_log_norm(logits, V, &mx);
+	return (double)logits[tok] - mx - ls;
 }
 
 /* Label likelihood (tasks.h). */

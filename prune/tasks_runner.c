@@ -3,6 +3,7 @@
  * and tasks_beam.c). */
 #include "tasks_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,6 +101,19 @@ nomem:
 /* Cache i holds at least `need` positions (grown in steps of 256, capped
  * at the context): a short-prompt run on a 2048-position model does not
  * pay for the whole context. Growing forgets the cache's contents. */
+double tasks_log_norm(const float *logits, int V, float *mx)
+{
+	float m = logits[0];
+	for (int i = 1; i < V; i++)
+		if (logits[i] > m)
+			m = logits[i];
+	double s = 0;
+	for (int i = 0; i < V; i++)
+		s += exp((double)logits[i] - m);
+	*mx = m;
+	return log(s);
+}
+
 int tasks_ensure_state(struct tasks_runner *r, int i, int need, struct err *e)
 {
 	if (r->fs[i] && r->fs[i]->max_pos >= need)

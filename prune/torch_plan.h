@@ -38,7 +38,7 @@
 
 struct tokenizer;
 
-/* heal's settings (core/heal.h, prune/recipe.h's struct recipe_heal). */
+/* heal's settings (prune/heal.h, prune/recipe.h's struct recipe_heal). */
 struct torch_plan_hp {
 	uint64_t steps; /* >= 1 */
 	int batch, ctx, warmup; /* warmup < 0: 5% of steps, 1..100 */

@@ -1,4 +1,4 @@
-/* Tests for what the explorer holds: core/workbench (plan, estimate,
+/* Tests for what the explorer holds: tui/workbench (plan, estimate,
  * background prepare/quality/export/generation on a small model),
  * core/prompts, core/job, core/measured. */
 #include <math.h>

@@ -1,5 +1,5 @@
 /* punguza heal STUDENT_DIR [--teacher DIR] -o OUT [options] — trains a
- * pruned model back towards the original (core/heal.h): distillation,
+ * pruned model back towards the original (prune/heal.h): distillation,
  * plain fine-tuning, or data-free distillation; checkpoints, resume,
  * Ctrl-C saves a checkpoint. */
 #include <cjson/cJSON.h>

@@ -2,7 +2,7 @@
  * bytes.  When the bytes load, the model must also encode (fixed strings
  * and the input's own last bytes, through whatever charsmap it carries),
  * decode every id it produced, and survive a write/reload round trip.
- * Build and run: sh tests/fuzz/run.sh 120 THIS.c (needs tokenizer/spm.c
+ * Build and run: sh tests/fuzz/run.sh 120 THIS.c (needs tokenizer/spm_*.c
  * and -Itokenizer); seeds: tests/data/spm/{bpe,rules}.model. */
 #include <stddef.h>
 #include <stdint.h>
