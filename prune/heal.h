@@ -85,6 +85,10 @@
  *
  * Ownership: heal_run borrows everything in opts; the student model given
  * is not modified (a clone is trained). The monitor is the caller's.
+ *
+ * Files: heal_run.c (settings, schedule, the step and the loop),
+ * heal_monitor.c (the monitor), heal_checkpoint.c (OUT: checks, log,
+ * checkpoints, resume); heal_impl.h is their private header.
  */
 #ifndef PUNGUZA_HEAL_H
 #define PUNGUZA_HEAL_H

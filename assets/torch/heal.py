@@ -505,7 +505,7 @@ class Sampler:
 
 
 def lr_at(s, a):
-    """prune/heal.c's heal_lr: the learning rate of step s (1-based): linear
+    """prune/heal_run.c's heal_lr: the learning rate of step s (1-based): linear
     warm-up lr * s / warmup, then a cosine from lr to lr * min_lr_ratio at
     the last step."""
     W, N = max(a.warmup, 0), a.steps

@@ -1,5 +1,4 @@
-#define _GNU_SOURCE /* renameat2 */
-#include "heal.h"
+#include "heal_impl.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -24,14 +23,8 @@
 #include "tokenizer.h"
 #include "train.h"
 
-#define TEXT_MAX ((size_t)1 << 30)
-#define STATE_MAX ((size_t)64 << 20)
-#define LOG_HEADER                                                            \
-	"step\ttokens\tlr\tloss\tkl\tce\tgrad_norm\theldout_bpb\theldout_kl\t" \
-	"heldout_top1\telapsed_s\n"
-
 /* ------------------------------------------------------------------ */
-/* defaults, schedule, monitor                                         */
+/* defaults, schedule                                                  */
 
 void heal_defaults(struct heal_opts *o)
 {
@@ -69,423 +62,7 @@ double heal_lr(const struct recipe_heal *h, uint64_t s)
 	return h->lr * (r + (1 - r) * 0.5 * (1 + cos(M_PI * p)));
 }
 
-int heal_monitor_init(struct heal_monitor *m, struct err *e)
-{
-	memset(m, 0, sizeof *m);
-	if (pthread_mutex_init(&m->lock, NULL))
-		return err_set(e, ERR_NOMEM, "heal: cannot create a lock");
-	m->ready = true;
-	return 0;
-}
-
-void heal_monitor_destroy(struct heal_monitor *m)
-{
-	if (!m || !m->ready)
-		return;
-	pthread_mutex_destroy(&m->lock);
-	m->ready = false;
-}
-
-void heal_monitor_snapshot(struct heal_monitor *m, struct heal_snapshot *out)
-{
-	if (!m || !m->ready) {
-		memset(out, 0, sizeof *out);
-		return;
-	}
-	pthread_mutex_lock(&m->lock);
-	*out = m->s;
-	pthread_mutex_unlock(&m->lock);
-}
-
-static void mon_phase(struct heal_monitor *m, const char *phase, int running)
-{
-	if (!m || !m->ready)
-		return;
-	pthread_mutex_lock(&m->lock);
-	snprintf(m->s.phase, sizeof m->s.phase, "%s", phase);
-	if (running >= 0)
-		m->s.running = running;
-	pthread_mutex_unlock(&m->lock);
-}
-
-static void mon_point(struct heal_monitor *m, const struct heal_point *p)
-{
-	if (!m || !m->ready)
-		return;
-	pthread_mutex_lock(&m->lock);
-	m->s.last = *p;
-	m->s.have_point = true;
-	pthread_mutex_unlock(&m->lock);
-}
-
-static void mon_eval(struct heal_monitor *m, const struct heal_eval *v)
-{
-	if (!m || !m->ready)
-		return;
-	pthread_mutex_lock(&m->lock);
-	struct heal_snapshot *s = &m->s;
-	if (s->n_evals == HEAL_MAX_EVALS) /* keep the first, drop the 2nd */
-		memmove(s->evals + 1, s->evals + 2,
-			(HEAL_MAX_EVALS - 2) * sizeof *s->evals),
-		    s->n_evals--;
-	s->evals[s->n_evals++] = *v;
-	pthread_mutex_unlock(&m->lock);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ------------------------------------------------------------------ */
-/* paths                                                               */
-
-/* OUT resolved even when it does not exist yet: realpath of its parent
- * plus its last component. */
-static int resolve_out(const char *out, char *buf, size_t cap)
-{
-	char tmp[PATH_MAX], parent[PATH_MAX];
-	size_t n = strlen(out);
-	while (n > 1 && out[n - 1] == '/')
-		n--;
-	if (n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, out, n);
-	tmp[n] = '\0';
-	if (realpath(tmp, parent)) {
-		snprintf(buf, cap, "%s", parent);
-		return 0;
-	}
-	char *slash = strrchr(tmp, '/');
-	const char *base = slash ? slash + 1 : tmp;
-	if (slash == tmp)
-		snprintf(parent, sizeof parent, "/");
-	else if (slash) {
-		*slash = '\0';
-		if (!realpath(tmp, parent))
-			return -1;
-	} else if (!realpath(".", parent))
-		return -1;
-	size_t pl = strlen(parent), bl = strlen(base);
-	if (pl + bl + 2 > cap)
-		return -1;
-	memcpy(buf, parent, pl);
-	if (strcmp(parent, "/"))
-		buf[pl++] = '/';
-	memcpy(buf + pl, base, bl + 1);
-	return 0;
-}
-
-/* 1 when a is b or lies inside it. */
-static int inside(const char *a, const char *b)
-{
-	size_t n = strlen(b);
-	if (!strcmp(b, "/"))
-		return 1;
-	return !strncmp(a, b, n) && (a[n] == '\0' || a[n] == '/');
-}
-
-static int check_out(const struct heal_opts *o, struct err *e)
-{
-	char ro[PATH_MAX], rs[PATH_MAX];
-	if (!o->out_dir || !*o->out_dir)
-		return err_set(e, ERR_INVALID, "heal: no output directory");
-	if (resolve_out(o->out_dir, ro, sizeof ro))
-		return err_errno(e, ERR_IO, "cannot resolve '%s'", o->out_dir);
-	const char *src[6] = {o->protect[0], o->protect[1], o->protect[2],
-			      o->protect[3], o->xo.src_dir, NULL};
-	for (int i = 0; i < 5; i++) {
-		if (!src[i] || !realpath(src[i], rs))
-			continue;
-		if (inside(ro, rs) || inside(rs, ro))
-			return err_set(e, ERR_INVALID,
-				       "'%s' is, holds or lies inside the source "
-				       "directory '%s': sources are never "
-				       "written",
-				       o->out_dir, src[i]);
-	}
-	return 0;
-}
-
-
-/* ------------------------------------------------------------------ */
-/* the run                                                             */
-
-struct run {
-	const struct heal_opts *o;
-	struct recipe_heal hp;
-	struct model *student;		/* trained (owned) */
-	struct model *grads;		/* owned */
-	struct model *view;		/* the teacher view (owned) */
-	struct model *loaded;		/* resume: the checkpoint (owned) */
-	struct train_state *ts;
-	struct fwd_state *tf;		/* the teacher's forward */
-	struct adamw *opt;
-	struct heal_data *data;
-	int *tokens, *targets;		/* (B*T) */
-	float *tlogits, *dlogits;	/* (B*T, V) */
-	int *held;			/* heldout ids */
-	size_t n_held;
-	uint64_t held_bytes;
-	char out[PATH_MAX], stage[PATH_MAX + 16];
-	char *log;			/* the log so far */
-	size_t log_len, log_cap;
-	double elapsed_base;		/* seconds of earlier sessions */
-	double t0;			/* this session's start */
-	struct heal_result res;
-	struct recipe rec;		/* shallow copy of xo.recipe, or own */
-	bool own_rec;
-	bool have_ckpt; /* OUT holds this run's checkpoint */
-};
-
-static int log_add(struct run *r, const char *line, struct err *e)
-{
-	size_t n = strlen(line);
-	if (r->log_len + n + 1 > r->log_cap) {
-		size_t c = r->log_cap ? r->log_cap * 2 : 4096;
-		while (c < r->log_len + n + 1)
-			c *= 2;
-		char *p = realloc(r->log, c);
-		if (!p)
-			return err_set(e, ERR_NOMEM, "heal: out of memory");
-		r->log = p;
-		r->log_cap = c;
-	}
-	memcpy(r->log + r->log_len, line, n + 1);
-	r->log_len += n;
-	return 0;
-}
-
-/* Appends a line to the log and to OUT/heal_log.tsv (best effort: the
- * checkpoint's copy is the one that counts). */
-static int log_line(struct run *r, const char *line, struct err *e)
-{
-	int rc = log_add(r, line, e);
-	if (rc)
-		return rc;
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof path, "%s/heal_log.tsv", r->out);
-	FILE *f = fopen(path, "a");
-	if (f) {
-		fputs(line, f);
-		fclose(f);
-	}
-	return 0;
-}
-
-static double elapsed(const struct run *r)
-{
-	return r->elapsed_base + now_s() - r->t0;
-}
-
-static int state_text(struct run *r, uint64_t step, bool done, char **out,
-		      struct err *e)
-{
-	char *rj = NULL;
-	int rc = recipe_to_json(&r->rec, &rj, e);
-	if (rc)
-		return rc;
-	size_t n = strlen(rj) + 256;
-	char *s = malloc(n);
-	if (!s) {
-		free(rj);
-		return err_set(e, ERR_NOMEM, "heal: out of memory");
-	}
-	snprintf(s, n,
-		 "{\"format\": \"punguza-heal-state\", \"step\": %llu, "
-		 "\"done\": %s, \"elapsed\": %.3f,\n\"recipe\": %s}\n",
-		 (unsigned long long)step, done ? "true" : "false", elapsed(r),
-		 rj);
-	free(rj);
-	*out = s;
-	return 0;
-}
-
-static int write_file(const char *dir, const char *name, const char *text,
-		      size_t len, struct err *e)
-{
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	return file_write_atomic(path, text, len, e);
-}
-
-/* Puts the complete directory stage where OUT is, in one step when the
- * kernel can exchange two names. */
-static int swap_in(const char *stage, const char *out, struct err *e)
-{
-	struct err e2 = {0};
-	if (!path_exists(out)) {
-		if (rename(stage, out) < 0)
-			return err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
-					 stage, out);
-		return 0;
-	}
-#ifdef RENAME_EXCHANGE
-	if (renameat2(AT_FDCWD, stage, AT_FDCWD, out, RENAME_EXCHANGE) == 0) {
-		export_remove_tree(stage, &e2); /* now the old OUT */
-		return 0;
-	}
-#endif
-	char old[PATH_MAX + 16];
-	snprintf(old, sizeof old, "%s.old-XXXXXX", out);
-	if (!mkdtemp(old) || rmdir(old) < 0 || rename(out, old) < 0)
-		return err_errno(e, ERR_IO, "cannot move '%s' aside", out);
-	if (rename(stage, out) < 0) {
-		int rc = err_errno(e, ERR_IO, "cannot rename '%s' to '%s'",
-				   stage, out);
-		rename(old, out);
-		return rc;
-	}
-	export_remove_tree(old, &e2);
-	return 0;
-}
-
-static int copy_map(const char *src_dir, const char *dir, struct err *e)
-{
-	char path[PATH_MAX + 32], *text = NULL;
-	size_t len;
-	snprintf(path, sizeof path, "%s/vocab_map.json", src_dir);
-	if (!path_exists(path))
-		return 0;
-	int rc = file_read_all(path, STATE_MAX, &text, &len, e);
-	if (!rc)
-		rc = write_file(dir, "vocab_map.json", text, len, e);
-	free(text);
-	return rc;
-}
-
-/* Writes the checkpoint of `step` (done: the final result). */
-static int checkpoint(struct run *r, uint64_t step, bool done, struct err *e)
-{
-	const struct heal_opts *o = r->o;
-	struct err e2 = {0};
-	int rc;
-	mon_phase(o->monitor, done ? "writing the result"
-				   : "writing a checkpoint",
-		  -1);
-	r->rec.have_heal = true;
-	r->rec.heal = r->hp;
-	if (path_exists(r->stage) &&
-	    (rc = export_remove_tree(r->stage, e)))
-		return rc;
-	struct export_opts xo = o->xo;
-	xo.out_dir = r->stage;
-	xo.force = false;
-	xo.recipe = o->xo.recipe ? &r->rec : NULL;
-	xo.formats = done ? (o->xo.formats | EXPORT_HF) : EXPORT_HF;
-	xo.dtype = done ? o->xo.dtype : DTYPE_F32;
-	char *st = NULL, path[PATH_MAX + 64];
-	if ((rc = export_model(r->student, &xo, NULL, e)))
-		return rc;
-	/* a cut vocabulary's map travels with the student's tokenizer */
-	if (!xo.keep && xo.src_dir &&
-	    (rc = copy_map(xo.src_dir, r->stage, e)))
-		goto fail;
-	snprintf(path, sizeof path, "%s/optimizer.safetensors", r->stage);
-	if (!done && (rc = adamw_save(r->opt, path, e)))
-		goto fail;
-	if ((rc = write_file(r->stage, "heal_log.tsv", r->log, r->log_len,
-			     e)) ||
-	    (rc = state_text(r, step, done, &st, e)) ||
-	    (rc = write_file(r->stage, "heal_state.json", st, strlen(st), e)))
-		goto fail;
-	free(st);
-	st = NULL;
-	if ((rc = swap_in(r->stage, r->out, e)))
-		goto fail;
-	r->have_ckpt = true;
-	return 0;
-fail:
-	free(st);
-	export_remove_tree(r->stage, &e2);
-	return err_wrap(e, "checkpoint at step %llu",
-			(unsigned long long)step);
-}
-
-
-/* Reads OUT's heal_state.json: the settings into r->hp, the step, done,
- * and the log up to that step. */
-static int load_state(struct run *r, uint64_t *step, bool *done,
-		      struct err *e)
-{
-	char path[PATH_MAX + 64], *text = NULL;
-	size_t len;
-	snprintf(path, sizeof path, "%s/heal_state.json", r->out);
-	if (!path_exists(path))
-		return err_set(e, ERR_NOTFOUND,
-			       "'%s' holds no heal checkpoint (no "
-			       "heal_state.json): nothing to resume",
-			       r->out);
-	int rc = file_read_all(path, STATE_MAX, &text, &len, e);
-	if (rc)
-		return rc;
-	struct recipe rec;
-	if ((rc = recipe_parse(text, len, path, &rec, e))) {
-		free(text);
-		return rc;
-	}
-	cJSON *root = cJSON_ParseWithLength(text, len);
-	free(text);
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "step");
-	const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "done");
-	const cJSON *el = cJSON_GetObjectItemCaseSensitive(root, "elapsed");
-	if (!rec.have_heal || !cJSON_IsNumber(s) || s->valuedouble < 0 ||
-	    s->valuedouble > 9007199254740992.0 ||
-	    s->valuedouble != floor(s->valuedouble) ||
-	    s->valuedouble > (double)rec.heal.steps) {
-		cJSON_Delete(root);
-		recipe_free(&rec);
-		return err_set(e, ERR_FORMAT,
-			       "'%s': expected a \"step\" within the recorded "
-			       "steps and a \"recipe\" with a \"heal\" "
-			       "section",
-			       path);
-	}
-	*step = (uint64_t)s->valuedouble;
-	*done = cJSON_IsTrue(d);
-	r->elapsed_base = cJSON_IsNumber(el) && el->valuedouble > 0
-			      ? el->valuedouble
-			      : 0;
-	cJSON_Delete(root);
-	r->hp = rec.heal;
-	recipe_free(&rec);
-
-	/* the log up to the checkpoint's step */
-	snprintf(path, sizeof path, "%s/heal_log.tsv", r->out);
-	if (file_read_all(path, TEXT_MAX, &text, &len, NULL) == 0) {
-		char *p = text, *end = text + len;
-		while (p < end) {
-			char *nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl)
-				break;
-			char line[1024];
-			size_t ll = (size_t)(nl + 1 - p);
-			if (ll < sizeof line) {
-				memcpy(line, p, ll);
-				line[ll] = '\0';
-				char *num_end;
-				unsigned long long k =
-				    strtoull(line, &num_end, 10);
-				bool header = p == text;
-				if (header || (num_end != line && k <= *step))
-					if ((rc = log_add(r, line, e))) {
-						free(text);
-						return rc;
-					}
-			}
-			p = nl + 1;
-		}
-		free(text);
-	}
-	if (!r->log_len && (rc = log_add(r, LOG_HEADER, e)))
-		return rc;
-	/* the live log restarts from the checkpoint's lines */
-	return write_file(r->out, "heal_log.tsv", r->log, r->log_len, e);
-}
-
-static int check_data(const struct run *r, const struct heal_data *d,
+static int check_data(const struct heal_ctx *r, const struct heal_data *d,
 		      struct err *e)
 {
 	int n = d ? d->n_files : 0;
@@ -505,7 +82,8 @@ static int check_data(const struct run *r, const struct heal_data *d,
 	return 0;
 }
 
-static int run_eval(struct run *r, uint64_t step, const struct progress *prog,
+static int run_eval(struct heal_ctx *r, uint64_t step,
+		    const struct progress *prog,
 		    struct heal_eval *out, struct err *e)
 {
 	const struct heal_opts *o = r->o;
@@ -523,7 +101,7 @@ static int run_eval(struct run *r, uint64_t step, const struct progress *prog,
 	eo.stride = C / 2 > 0 ? C / 2 : 1;
 	eo.text_bytes = r->held_bytes;
 	eo.prog = prog;
-	mon_phase(o->monitor, "evaluating", -1);
+	heal_mon_phase(o->monitor, "evaluating", -1);
 	struct eval_result er;
 	int rc = eval_run(r->student, r->view, r->held, r->n_held, &eo, &er,
 			  e);
@@ -536,12 +114,12 @@ static int run_eval(struct run *r, uint64_t step, const struct progress *prog,
 	out->has_ref = er.has_ref;
 	out->kl = er.kl_mean;
 	out->top1 = er.top1;
-	mon_eval(o->monitor, out);
+	heal_mon_eval(o->monitor, out);
 	return 0;
 }
 
 /* The teacher's logits on the batch, one sequence at a time. */
-static int teacher_logits(struct run *r, int B, int T, struct err *e)
+static int teacher_logits(struct heal_ctx *r, int B, int T, struct err *e)
 {
 	size_t V = (size_t)r->view->cfg.vocab_size;
 	for (int b = 0; b < B; b++) {
@@ -636,7 +214,7 @@ static int distill_split(const float *s, const float *t, const int *y,
 
 /* Forward + backward of one batch (already in r->tokens); grads zeroed
  * first. */
-static int fwd_bwd(struct run *r, struct distill_stats *st, struct err *e)
+static int fwd_bwd(struct heal_ctx *r, struct distill_stats *st, struct err *e)
 {
 	int B = r->hp.batch, T = r->hp.ctx, V = r->student->cfg.vocab_size;
 	bool kd = r->hp.kd_weight > 0;
@@ -658,7 +236,7 @@ static int fwd_bwd(struct run *r, struct distill_stats *st, struct err *e)
 	return train_backward(r->ts, r->dlogits, r->grads, e);
 }
 
-static void run_free(struct run *r)
+static void run_free(struct heal_ctx *r)
 {
 	train_free(r->ts);
 	fwd_free(r->tf);
@@ -678,14 +256,14 @@ static void run_free(struct run *r)
 		recipe_free(&r->rec);
 }
 
-static int encode_heldout(struct run *r, struct err *e)
+static int encode_heldout(struct heal_ctx *r, struct err *e)
 {
 	const struct heal_opts *o = r->o;
 	for (int i = 0; i < o->n_heldout; i++) {
 		char *text;
 		size_t len, k;
 		int *v, rc;
-		if ((rc = file_read_all(o->heldout[i], TEXT_MAX, &text, &len,
+		if ((rc = file_read_all(o->heldout[i], HEAL_TEXT_MAX, &text, &len,
 					e)))
 			return rc;
 		rc = eval_encode_lines(o->student_tok, text, len, &v, &k, e);
@@ -766,11 +344,11 @@ static int validate(const struct heal_opts *o, const struct recipe_heal *h,
 }
 
 /* Steps for a minutes budget (see heal.h). */
-static uint64_t plan_minutes(struct run *r, double t_step, double t_eval,
+static uint64_t plan_minutes(struct heal_ctx *r, double t_step, double t_eval,
 			     double t_ckpt, double t_row)
 {
 	const struct heal_opts *o = r->o;
-	double avail = o->minutes * 60 - elapsed(r) - t_ckpt;
+	double avail = o->minutes * 60 - heal_elapsed(r) - t_ckpt;
 	double B = r->hp.batch, pool = r->data->pool;
 	double steps = avail / t_step;
 	for (int it = 0; it < 20 && steps > 0; it++) {
@@ -790,7 +368,7 @@ static uint64_t plan_minutes(struct run *r, double t_step, double t_eval,
 	return steps < 1 ? 1 : (uint64_t)steps;
 }
 
-static int heal_body(struct run *r, const struct progress *prog,
+static int heal_body(struct heal_ctx *r, const struct progress *prog,
 		     struct err *e)
 {
 	const struct heal_opts *o = r->o;
@@ -798,9 +376,9 @@ static int heal_body(struct run *r, const struct progress *prog,
 	uint64_t start = 0;
 	bool done = false;
 
-	if ((rc = check_out(o, e)))
+	if ((rc = heal_check_out(o, e)))
 		return rc;
-	if (resolve_out(o->out_dir, r->out, sizeof r->out))
+	if (heal_resolve_out(o->out_dir, r->out, sizeof r->out))
 		return err_errno(e, ERR_IO, "cannot resolve '%s'", o->out_dir);
 	snprintf(r->stage, sizeof r->stage, "%s.ckpt", r->out);
 	if (o->threads > 0)
@@ -808,7 +386,7 @@ static int heal_body(struct run *r, const struct progress *prog,
 	r->hp = o->hp;
 
 	if (o->resume) {
-		if ((rc = load_state(r, &start, &done, e)))
+		if ((rc = heal_load_state(r, &start, &done, e)))
 			return rc;
 		/* the recorded thread count, unless told otherwise: the
 		 * same count gives the same bytes */
@@ -840,7 +418,7 @@ static int heal_body(struct run *r, const struct progress *prog,
 	int B = h->batch, T = h->ctx, V = o->student->cfg.vocab_size;
 
 	/* the teacher view and the data */
-	mon_phase(o->monitor, "loading", 1);
+	heal_mon_phase(o->monitor, "loading", 1);
 	if (o->teacher &&
 	    (rc = heal_teacher_view(o->teacher, o->vocab_keep,
 				    o->vocab_keep ? V : 0, &r->view, e)))
@@ -922,24 +500,24 @@ static int heal_body(struct run *r, const struct progress *prog,
 			return err_set(e, ERR_INVALID,
 				       "heal: give exactly one budget: steps, "
 				       "tokens or minutes");
-		if ((rc = log_add(r, LOG_HEADER, e)))
+		if ((rc = heal_log_add(r, HEAL_LOG_HEADER, e)))
 			return rc;
 		double t_eval = 0;
 		if (r->n_held) {
-			double t = now_s();
+			double t = heal_now_s();
 			if ((rc = run_eval(r, 0, prog, &ev, e)))
 				return rc;
-			t_eval = now_s() - t;
+			t_eval = heal_now_s() - t;
 			r->res.before = ev;
 			r->res.have_before = true;
 			snprintf(line, sizeof line,
 				 "0\t0\t\t\t\t\t\t%.6f\t%s%.6f\t%s%.6f\t%.1f\n",
-				 ev.bpb, "", ev.kl, "", ev.top1, elapsed(r));
+				 ev.bpb, "", ev.kl, "", ev.top1, heal_elapsed(r));
 			if (!ev.has_ref)
 				snprintf(line, sizeof line,
 					 "0\t0\t\t\t\t\t\t%.6f\t\t\t%.1f\n",
-					 ev.bpb, elapsed(r));
-			if ((rc = log_add(r, line, e)))
+					 ev.bpb, heal_elapsed(r));
+			if ((rc = heal_log_add(r, line, e)))
 				return rc;
 		}
 		if (o->tokens)
@@ -948,18 +526,18 @@ static int heal_body(struct run *r, const struct progress *prog,
 			/* two throw-away passes on step 0's batch: the second
 			 * is timed; the weights are not touched */
 			struct distill_stats st;
-			mon_phase(o->monitor, "measuring speed", -1);
-			double t = now_s();
+			heal_mon_phase(o->monitor, "measuring speed", -1);
+			double t = heal_now_s();
 			if ((rc = heal_data_batch(r->data, 0, B, r->tokens,
 						  prog, e)))
 				return rc;
-			double t_row = (now_s() - t) / B;
+			double t_row = (heal_now_s() - t) / B;
 			if ((rc = fwd_bwd(r, &st, e)))
 				return rc;
-			t = now_s();
+			t = heal_now_s();
 			if ((rc = fwd_bwd(r, &st, e)))
 				return rc;
-			double t_step = now_s() - t;
+			double t_step = heal_now_s() - t;
 			train_clip_grads(r->grads, 0); /* the norm's cost */
 			h->steps = plan_minutes(r, t_step, t_eval,
 						t_step * 2, t_row);
@@ -969,7 +547,7 @@ static int heal_body(struct run *r, const struct progress *prog,
 			h->warmup = (int)(w < 1 ? 1 : w > 100 ? 100 : w);
 		}
 		r->res.steps = h->steps;
-		if ((rc = checkpoint(r, 0, false, e)))
+		if ((rc = heal_checkpoint(r, 0, false, e)))
 			return rc;
 	}
 	r->res.hp = *h;
@@ -979,8 +557,8 @@ static int heal_body(struct run *r, const struct progress *prog,
 	uint64_t eval_every = o->eval_every ? o->eval_every
 					    : (N / 10 ? N / 10 : 1);
 	uint64_t ckpt_every = o->ckpt_every ? o->ckpt_every : 500;
-	double t_loop = now_s();
-	mon_phase(o->monitor, "training", -1);
+	double t_loop = heal_now_s();
+	heal_mon_phase(o->monitor, "training", -1);
 	for (uint64_t s = start + 1; s <= N; s++) {
 		struct distill_stats st;
 		if ((rc = heal_data_batch(r->data, s - 1, B, r->tokens, prog,
@@ -997,7 +575,7 @@ static int heal_body(struct run *r, const struct progress *prog,
 		r->res.loss = st.loss;
 
 		struct heal_point p = {0};
-		double dt = now_s() - t_loop;
+		double dt = heal_now_s() - t_loop;
 		p.step = s;
 		p.steps = N;
 		p.tokens = s * BT;
@@ -1007,10 +585,10 @@ static int heal_body(struct run *r, const struct progress *prog,
 		p.ce = st.ce;
 		p.top1 = st.top1;
 		p.grad_norm = gn;
-		p.elapsed = elapsed(r);
+		p.elapsed = heal_elapsed(r);
 		p.tok_per_s = dt > 0 ? (double)((s - start) * BT) / dt : 0;
 		p.eta = dt / (double)(s - start) * (double)(N - s);
-		mon_point(o->monitor, &p);
+		heal_mon_point(o->monitor, &p);
 
 		char evs[128] = "\t\t";
 		int cancelled = 0;
@@ -1030,34 +608,34 @@ static int heal_body(struct run *r, const struct progress *prog,
 					 ev.bpb, ev.kl, ev.top1);
 			else
 				snprintf(evs, sizeof evs, "%.6f\t\t", ev.bpb);
-			mon_phase(o->monitor, "training", -1);
+			heal_mon_phase(o->monitor, "training", -1);
 		}
 		char line[512];
 		snprintf(line, sizeof line,
 			 "%llu\t%llu\t%.6e\t%.6f\t%.6f\t%.6f\t%.6f\t%s\t%.1f\n",
 			 (unsigned long long)s, (unsigned long long)(s * BT),
-			 ao.lr, st.loss, st.kl, st.ce, gn, evs, elapsed(r));
-		if ((rc = log_line(r, line, e)))
+			 ao.lr, st.loss, st.kl, st.ce, gn, evs, heal_elapsed(r));
+		if ((rc = heal_log_line(r, line, e)))
 			return rc;
 		if (cancelled) {
 			rc = ERR_CANCELLED;
 			goto stop;
 		}
 		if (s < N && s % ckpt_every == 0 &&
-		    (rc = checkpoint(r, s, false, e)))
+		    (rc = heal_checkpoint(r, s, false, e)))
 			return rc;
 		if (s < N && (rc = progress_report(prog, (double)s / N,
 						   "healing", e)))
 			goto stop;
 	}
-	r->res.elapsed = now_s() - r->t0;
-	return checkpoint(r, N, true, e);
+	r->res.elapsed = heal_now_s() - r->t0;
+	return heal_checkpoint(r, N, true, e);
 
 stop:
 	if (rc == ERR_CANCELLED && r->have_ckpt) {
 		struct err e2 = {0};
 		uint64_t at = r->res.step;
-		int rc2 = checkpoint(r, at, false, &e2);
+		int rc2 = heal_checkpoint(r, at, false, &e2);
 		if (rc2)
 			return err_set(e, rc2,
 				       "heal: cancelled at step %llu, and the "
@@ -1075,10 +653,10 @@ stop:
 int heal_run(const struct heal_opts *o, const struct progress *prog,
 	     struct heal_result *res, struct err *e)
 {
-	struct run r;
+	struct heal_ctx r;
 	memset(&r, 0, sizeof r);
 	r.o = o;
-	r.t0 = now_s();
+	r.t0 = heal_now_s();
 	if (o->xo.recipe) {
 		r.rec = *o->xo.recipe; /* shallow: only read, never freed */
 	} else {
@@ -1086,10 +664,10 @@ int heal_run(const struct heal_opts *o, const struct progress *prog,
 		r.own_rec = true;
 	}
 	int rc = heal_body(&r, prog, e);
-	r.res.elapsed = now_s() - r.t0;
+	r.res.elapsed = heal_now_s() - r.t0;
 	if (res)
 		*res = r.res;
-	mon_phase(o->monitor, rc ? (rc == ERR_CANCELLED ? "stopped" : "failed")
+	heal_mon_phase(o->monitor, rc ? (rc == ERR_CANCELLED ? "stopped" : "failed")
 				 : "done",
 		  0);
 	run_free(&r);
